@@ -1,0 +1,72 @@
+"""The `lxbrand` command.
+
+`lxbrand demo [CMD ...]`: start CMD (default /bin/echo) under PTRACE_TRACEME through the host
+binding, stop it at its exec, and print its registers decoded through the `structs` schemas,
+in Linux user_regs_struct order and in the illumos gregset order procd will speak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from native_proc import host
+from structs.codec import codec
+from structs.ptrace_consts import PTRACE
+from structs.regs import ILLUMOS_REGS, LINUX_TO_ILLUMOS
+from structs.signals import LinuxSig, ltos, solaris_name
+from structs.user_area import USER_REGS
+
+
+def demo(cmd: list[str]) -> int:
+    regs_codec = codec(USER_REGS["amd64"])
+    pid = os.fork()
+    if pid == 0:
+        try:
+            host.ptrace(PTRACE.TRACEME, 0)
+            os.execvp(cmd[0], cmd)
+        finally:
+            os._exit(127)
+    _, status = host.wait4(pid)
+    if not (os.WIFSTOPPED(status) and os.WSTOPSIG(status) == LinuxSig.SIGTRAP):
+        print(f"unexpected first stop: status {status:#x}", file=sys.stderr)
+        host.kill(pid, LinuxSig.SIGKILL)
+        host.wait4(pid)
+        return 1
+    buf = bytearray(regs_codec.size)
+    host.ptrace(PTRACE.GETREGS, pid, 0, buf)
+    regs = regs_codec.decode(buf)
+    sig = os.WSTOPSIG(status)
+    print(f"pid {pid} stopped at exec of {' '.join(cmd)}: status {status:#06x} "
+          f"(Linux signal {sig}, Solaris {solaris_name(ltos(sig))} = {ltos(sig)})")
+    print("Linux user_regs_struct:")
+    names = [n for n in regs if not n.startswith("_")]
+    for i in range(0, len(names), 3):
+        print("   " + "  ".join(f"{n:>8} {regs[n]:#018x}" for n in names[i:i + 3]))
+    print("illumos gregset (REG_* order):")
+    greg = [0] * len(ILLUMOS_REGS["amd64"])
+    for name, idx in LINUX_TO_ILLUMOS["amd64"].items():
+        if idx is not None:
+            greg[idx] = regs[name]
+    for i in range(0, len(greg), 3):
+        print("   " + "  ".join(f"{ILLUMOS_REGS['amd64'][j]:>10} {greg[j]:#018x}" for j in range(i, min(i + 3, len(greg)))))
+    host.ptrace(PTRACE.CONT, pid, 0, 0)
+    _, status = host.wait4(pid)
+    print(f"resumed; exit status {os.WEXITSTATUS(status) if os.WIFEXITED(status) else status:#x}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="lxbrand")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("demo", help="print a real traced process's registers through the schemas")
+    d.add_argument("command", nargs=argparse.REMAINDER, help="program to start (default: /bin/echo hello)")
+    args = p.parse_args(argv)
+    if args.cmd == "demo":
+        return demo(args.command or ["/bin/echo", "hello from a traced process"])
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

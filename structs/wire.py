@@ -1,0 +1,45 @@
+"""The client <-> procd wire format: fixed headers on a SOCK_SEQPACKET Unix socket.
+
+Every request is one datagram: a REQUEST header followed by its payload; every reply is one
+datagram: a REPLY header followed by its payload.  `seq` pairs a reply with its request, so a
+client that gave up waiting (a timed-out PCWSTOP) can discard the late answer.
+The layout is fixed (little-endian, 64-bit fields) whatever the data model of either side.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from .layout import AMD64 as _m
+from .layout import struct
+
+REQUEST = struct(
+    ("op", _m.uint32),
+    ("seq", _m.uint32),
+    ("a", _m.int64),
+    ("b", _m.int64),
+    ("c", _m.int64),
+    size=32,
+)
+
+REPLY = struct(
+    ("seq", _m.uint32),
+    ("err", _m.int32),  # 0 or a host errno
+    ("value", _m.int64),
+    size=16,
+)
+
+
+class Op(IntEnum):
+    """Request codes.  a/b/c and the payload mean what the comment says."""
+
+    OPEN = 1  # a=open flags, b=reader data model (PR_MODEL_*), payload=path -> value=file id, payload=token
+    BIND = 2  # payload=token: this channel now speaks for that open file (a forked copy)
+    READ = 3  # a=offset, b=size -> payload=data
+    WRITE = 4  # a=offset, payload=data -> value=bytes written
+    LIST = 5  # payload=directory path -> payload=NUL-separated names
+    WAITID = 6  # a=idtype, b=id, c=options -> payload=Solaris siginfo_t (amd64) or empty
+    HELLO = 7  # a=client data model; first request on a session connection
+    STATUS = 8  # -> payload=text: what this procd controls (for `native-proc status`)
+    SHUTDOWN = 9  # release everything (run-on-last-close semantics) and exit
+    TIDMAP = 10  # a=host tid -> value=(pid << 32) | lwpid; a<0: b=pid, c=lwpid -> value=host tid
