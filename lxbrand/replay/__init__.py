@@ -1,0 +1,1 @@
+"""Replaying recorded Linux debugger sessions (gdb/strace traces) through the ptrace emulation."""
