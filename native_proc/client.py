@@ -1,0 +1,281 @@
+"""The client side of native_proc: /proc files that are real file descriptors.
+
+`open(path, flags)` returns a `ProcFile` backed by its own connection to procd.  The connection
+is the descriptor: it survives fork, and procd sees the file's last close when every copy of it
+in every process is closed.  A process other than the opener (a forked child) never talks over
+the inherited socket: it opens a channel of its own the first time it uses the file and binds it
+to the same open file, so two processes never read each other's replies.
+
+The first call in a process joins the procd named by $NATIVE_PROC_SOCKET, or starts a private
+one and names it there, so children join the same procd.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+from structs.codec import codec
+from structs.procfs_consts import PR_MODEL_LP64
+from structs.wire import REPLY, REQUEST, Op
+
+__all__ = ["ENV", "ProcFile", "open", "listdir", "waitid", "procd_status", "shutdown", "ProcdError"]
+
+ENV = "NATIVE_PROC_SOCKET"
+_REQ = codec(REQUEST).struct
+_REP = codec(REPLY).struct
+_MAXMSG = 1 << 20
+# Requests are tagged with a per-process counter; replies with another tag are stale answers
+# to requests a caller stopped waiting for.
+_seq_lock = threading.Lock()
+_seq = 0
+
+
+class ProcdError(RuntimeError):
+    """procd could not be reached or started."""
+
+
+def _next_seq() -> int:
+    global _seq
+    with _seq_lock:
+        _seq = (_seq + 1) & 0xFFFFFFFF
+        return _seq
+
+
+def _request(sock: socket.socket, op: int, a: int = 0, b: int = 0, c: int = 0, payload: bytes = b"",
+             timeout: float | None = None) -> tuple[int, bytes]:
+    """Send one request and wait for its reply: returns (value, payload) or raises OSError."""
+    seq = _next_seq()
+    sock.settimeout(timeout)
+    try:
+        sock.send(_REQ.pack(op, seq, a, b, c) + payload)
+        while True:
+            msg = sock.recv(_MAXMSG)
+            if not msg:
+                raise ProcdError("procd closed the connection")
+            rseq, err, value = _REP.unpack_from(msg)
+            if rseq != seq:
+                continue
+            if err:
+                raise OSError(err, os.strerror(err))
+            return value, msg[_REP.size:]
+    finally:
+        sock.settimeout(None)
+
+
+class _Session:
+    """This process's own connection to procd (waits, listings), opened lazily per pid."""
+
+    def __init__(self) -> None:
+        self.pid = -1
+        self.sock: socket.socket | None = None
+        self.lock = threading.Lock()
+
+    def get(self) -> socket.socket:
+        if self.pid != os.getpid() or self.sock is None:
+            # An inherited session socket belongs to the parent; keep it open (it keeps
+            # procd alive while we live) but talk over our own.
+            self.sock = _connect()
+            self.pid = os.getpid()
+            _request(self.sock, Op.HELLO, PR_MODEL_LP64)
+        return self.sock
+
+
+_session = _Session()
+
+
+def _procd_path() -> str:
+    path = os.environ.get(ENV)
+    if path:
+        return path
+    return _spawn_procd()
+
+
+def _spawn_procd() -> str:
+    """Start a private procd (double-forked, so it never shows in our wait) and name it in $ENV."""
+    d = tempfile.mkdtemp(prefix=f"native-proc-{os.getuid()}-")
+    os.chmod(d, 0o700)
+    path = os.path.join(d, "procd.sock")
+    r, w = os.pipe()
+    env = dict(os.environ)
+    env.pop(ENV, None)
+    cmd = [sys.executable, "-m", "native_proc.procd", "--embedded", "--socket", path, "--ready-fd", str(w)]
+    # The intermediate child exits at once; procd is re-parented and is nobody's child here.
+    launcher = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os,subprocess,sys; subprocess.Popen(sys.argv[1:], pass_fds=(%d,), start_new_session=True,"
+         " stdin=subprocess.DEVNULL); os._exit(0)" % w, *cmd],
+        pass_fds=(w,), env=env, close_fds=True,
+    )
+    os.close(w)
+    launcher.wait()
+    with os.fdopen(r, "rb") as rf:
+        ready = rf.read(1)
+    if ready != b"R":
+        raise ProcdError(f"procd failed to start (socket {path})")
+    os.environ[ENV] = path
+    return path
+
+
+def _connect() -> socket.socket:
+    path = _procd_path()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        s.close()
+        if os.environ.get(ENV) != path:
+            raise
+        # The procd we were told about is gone (an embedded one exits with its last client).
+        del os.environ[ENV]
+        path = _procd_path()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(path)
+    return s
+
+
+class ProcFile:
+    """An open /proc file: a real descriptor (`fileno()`), usable after fork by parent and child."""
+
+    def __init__(self, path: str, flags: int, model: int = PR_MODEL_LP64) -> None:
+        self.path = path
+        self.flags = flags
+        # The session connection lives as long as this process and keeps an embedded procd
+        # alive between files.
+        with _session.lock:
+            _session.get()
+        self._sock = _connect()
+        self._owner = os.getpid()
+        self._chan: socket.socket | None = None
+        self._chan_pid = -1
+        self._pos = 0
+        self._lock = threading.Lock()
+        try:
+            self.id, self._token = _request(self._sock, Op.OPEN, flags, model, payload=path.encode())
+        except BaseException:
+            self._sock.close()
+            raise
+        self.closed = False
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def _conn(self) -> socket.socket:
+        if self.closed:
+            raise ValueError("I/O operation on closed /proc file")
+        pid = os.getpid()
+        if pid == self._owner:
+            return self._sock
+        if self._chan_pid != pid:
+            # First use in this process (a forked child): a channel of our own, bound to the
+            # same open file; the inherited socket stays as the reference that keeps it open.
+            with _session.lock:
+                _session.get()
+            chan = _connect()
+            _request(chan, Op.BIND, payload=self._token)
+            self._chan, self._chan_pid = chan, pid
+        assert self._chan is not None
+        return self._chan
+
+    def _call(self, op: int, a: int = 0, b: int = 0, c: int = 0, payload: bytes = b"",
+              timeout: float | None = None) -> tuple[int, bytes]:
+        with self._lock:
+            return _request(self._conn(), op, a, b, c, payload, timeout)
+
+    def pread(self, size: int, offset: int) -> bytes:
+        """Read up to `size` bytes at `offset` (a status file's snapshot, or the address space)."""
+        return self._call(Op.READ, offset, size)[1]
+
+    def pwrite(self, data: bytes, offset: int, timeout: float | None = None) -> int:
+        """Write at `offset`; for ctl/lwpctl, a sequence of control messages (offset ignored).
+
+        `timeout` (seconds) bounds a blocking message (PCWSTOP): on expiry socket.timeout is
+        raised and procd abandons the wait when this channel's next request arrives or it closes.
+        """
+        return self._call(Op.WRITE, offset, payload=bytes(data), timeout=timeout)[0]
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.pread(size if size >= 0 else _MAXMSG - 64, self._pos)
+        self._pos += len(data)
+        return data
+
+    def write(self, data: bytes, timeout: float | None = None) -> int:
+        n = self.pwrite(data, self._pos, timeout)
+        self._pos += n
+        return n
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence != 0:
+            raise OSError(22, "only absolute seeks are supported on /proc files")
+        self._pos = pos
+        return pos
+
+    def close(self) -> None:
+        """Close this process's copy.  The file's last close is when no copy is left anywhere."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._chan is not None and self._chan_pid == os.getpid():
+            self._chan.close()
+        self._sock.close()
+
+    def __enter__(self) -> "ProcFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def open(path: str, flags: int = os.O_RDONLY, model: int = PR_MODEL_LP64) -> ProcFile:  # noqa: A001
+    """Open a /proc file ("<pid>/ctl", "<pid>/lwp/<lwpid>/lwpstatus", ...; a leading "/proc/" is
+    allowed).  `model` is the reader's data model: PR_MODEL_LP64 (default) reads amd64 layouts
+    for every target, PR_MODEL_ILP32 the i386 ones."""
+    return ProcFile(path, flags, model)
+
+
+def listdir(path: str) -> list[str]:
+    """The names in a /proc directory ("" or "/proc" for the pids, "<pid>", "<pid>/lwp")."""
+    with _session.lock:
+        _, data = _request(_session.get(), Op.LIST, payload=path.encode())
+    return [n for n in data.decode().split("\0") if n]
+
+
+def waitid(idtype: int, id: int, options: int, timeout: float | None = None) -> bytes | None:
+    """Solaris-style waitid for the caller's children: host exits/stops, and (PR_PTRACE) /proc
+    stops reported as CLD_TRAPPED.  Returns the Solaris amd64 siginfo_t, or None for WNOHANG
+    with nothing to report."""
+    with _session.lock:
+        _, data = _request(_session.get(), Op.WAITID, idtype, id, options, timeout=timeout)
+    return data or None
+
+
+def procd_status() -> str:
+    """What the procd controls, as text (the `native-proc status` listing)."""
+    with _session.lock:
+        return _request(_session.get(), Op.STATUS)[1].decode()
+
+
+def tidmap(tid: int) -> tuple[int, int]:
+    """Host tid -> (pid, lwpid) as procd numbers LWPs."""
+    with _session.lock:
+        v, _ = _request(_session.get(), Op.TIDMAP, tid)
+    return v >> 32, v & 0xFFFFFFFF
+
+
+def shutdown() -> None:
+    """Ask procd to release everything it controls and exit."""
+    with _session.lock:
+        try:
+            _request(_session.get(), Op.SHUTDOWN)
+        except ProcdError:
+            pass

@@ -1,0 +1,291 @@
+"""What each control message does (solaris-proc-control.md §2), one handler per code.
+
+A handler gets the engine, the open file, the process and the LWP the message addresses (None
+for a process-level ctl file) and the decoded operand.  It raises OSError with the Solaris
+errno, or returns a `Wait` when the message blocks (PCSTOP, PCWSTOP, PCTWSTOP).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from typing import Any, Callable
+
+from structs.procfs_consts import PC, PCRUN_VALID, PCSET_MODES, PCX, PR_WHY, PCRUN_FLAGS as RF
+from structs.signals import SOLARIS_NSIG, STOL
+
+from . import gregs, status, tracing
+from .lwp import HostStop, Lwp, Proc
+
+_SIGKILL_S = 9
+_ALL_SIGS = (1 << (SOLARIS_NSIG - 1)) - 1
+
+
+def _lwps(proc: Proc, lwp: Lwp | None) -> list[Lwp]:
+    return [lwp] if lwp is not None else list(proc.lwps.values())
+
+
+def _one(proc: Proc, lwp: Lwp | None) -> Lwp:
+    """The LWP a message addresses: that of lwpctl, or the representative LWP for ctl."""
+    if lwp is not None:
+        return lwp
+    rep = status.representative(proc)
+    if rep is None:
+        raise OSError(errno.ENOENT, "no lwps")
+    return rep
+
+
+def _self(of: Any, proc: Proc) -> bool:
+    return of.opener == proc.pid
+
+
+def pcnull(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: Any) -> None:
+    return None
+
+
+def pcdstop(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: Any) -> None:
+    e.seize(proc)
+    for l in _lwps(proc, lwp):
+        e.direct_stop(l)
+    return None
+
+
+def pcstop(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: Any):
+    pcdstop(e, of, proc, lwp, op)
+    if _self(of, proc):
+        return None  # directing one's own stop never waits
+    return _wait(e, of, proc, lwp, None)
+
+
+def _wait(e: Any, of: Any, proc: Proc, lwp: Lwp | None, deadline: float | None):
+    if _self(of, proc):
+        raise OSError(errno.EBUSY, "waiting on oneself")
+    from .engine import Wait
+
+    return Wait(proc, lwp, deadline)
+
+
+def pcwstop(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: Any):
+    return _wait(e, of, proc, lwp, None)
+
+
+def pctwstop(e: Any, of: Any, proc: Proc, lwp: Lwp | None, timeout_ms: int):
+    deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms > 0 else None
+    return _wait(e, of, proc, lwp, deadline)
+
+
+def pcrun(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -> None:
+    target = _one(proc, lwp)
+    if not (target.istop or target.dstop):
+        raise OSError(errno.EBUSY, "not stopped")
+    if flags & ~PCRUN_VALID:
+        raise OSError(errno.EINVAL, "unknown PCRUN flags")
+    if flags & RF.PRCSIG and target.cursig != _SIGKILL_S:
+        target.cursig, target.curinfo = 0, b""
+        target.deferred_sig = 0
+    if flags & RF.PRCFAULT:
+        target.curfault, target.faultinfo = 0, b""
+    if flags & RF.PRSTEP:
+        target.step = True
+    if flags & RF.PRSABORT:
+        target.abort = True
+    single = lwp is not None or flags & (RF.PRSTEP | RF.PRSTOP)
+    if single:
+        _run_one(e, target, bool(flags & RF.PRSTOP))
+        return None
+    # Whole process: the representative's event is consumed; if another LWP still shows an
+    # event of interest the process stays stopped showing it, else everything runs.
+    if target.istop and target.why != PR_WHY.PR_REQUESTED:
+        target.why, target.what = PR_WHY.PR_REQUESTED, 0
+    nxt = status.representative(proc)
+    if nxt is not None and nxt.istop and nxt.why != PR_WHY.PR_REQUESTED:
+        e.wake(proc)
+        return None
+    for l in list(proc.lwps.values()):
+        if l.istop or l.dstop:
+            e.run_lwp(l)
+    return None
+
+
+def _run_one(e: Any, lwp: Lwp, stop_again: bool) -> None:
+    if lwp.istop:
+        e.run_lwp(lwp)
+    else:
+        lwp.dstop = False  # merely directed: the directive is cancelled
+    if stop_again:
+        e.direct_stop(lwp)
+
+
+def pccsig(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: Any) -> None:
+    t = _one(proc, lwp)
+    if t.cursig == _SIGKILL_S:
+        raise OSError(errno.EBUSY, "current signal is SIGKILL")
+    t.cursig, t.curinfo, t.deferred_sig = 0, b"", 0
+    return None
+
+
+def pccfault(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: Any) -> None:
+    t = _one(proc, lwp)
+    t.curfault, t.faultinfo = 0, b""
+    return None
+
+
+def pcssig(e: Any, of: Any, proc: Proc, lwp: Lwp | None, info: dict) -> None:
+    sig = info["si_signo"]
+    if sig < 0 or sig >= SOLARIS_NSIG:
+        raise OSError(errno.EINVAL, "bad signal")
+    if sig and not STOL[sig]:
+        raise OSError(errno.EINVAL, "a Solaris-only signal cannot reach a Linux process")
+    t = _one(proc, lwp)
+    if t.cursig == _SIGKILL_S:
+        raise OSError(errno.EBUSY, "current signal is SIGKILL")
+    from structs.codec import codec
+    from structs.procfs import SIGINFO
+
+    t.cursig = sig
+    t.curinfo = codec(SIGINFO["amd64"]).encode(info) if sig and of.model == "amd64" else b""
+    if sig == _SIGKILL_S:
+        os.kill(proc.pid, 9)
+    return None
+
+
+def pckill(e: Any, of: Any, proc: Proc, lwp: Lwp | None, sig: int) -> None:
+    if sig <= 0 or sig >= SOLARIS_NSIG:
+        raise OSError(errno.EINVAL, "bad signal")
+    hsig = STOL[sig]
+    if not hsig:
+        raise OSError(errno.EINVAL, "a Solaris-only signal cannot reach a Linux process")
+    if lwp is not None:
+        tracing.tgkill(proc.pid, lwp.tid, hsig)
+    else:
+        os.kill(proc.pid, hsig)
+    return None
+
+
+def pcunkill(e: Any, of: Any, proc: Proc, lwp: Lwp | None, sig: int) -> None:
+    if sig <= 0 or sig >= SOLARIS_NSIG or sig == _SIGKILL_S:
+        raise OSError(errno.EINVAL, "bad signal")
+    # Linux offers no way to remove another process's pending signal (ARCHITECTURE item 16).
+    raise OSError(errno.ENOTSUP, "removing a pending signal is not possible on Linux")
+
+
+def pcstrace(e: Any, of: Any, proc: Proc, lwp: Lwp | None, sset: dict) -> None:
+    e.seize(proc)
+    proc.sigtrace = int.from_bytes(sset["__sigbits"], "little") & _ALL_SIGS & ~(1 << (_SIGKILL_S - 1))
+    return None
+
+
+def pcsfault(e: Any, of: Any, proc: Proc, lwp: Lwp | None, fset: dict) -> None:
+    e.seize(proc)
+    proc.flttrace = sum(w << (32 * i) for i, w in enumerate(fset["word"]))
+    return None
+
+
+def _sysset(s: dict) -> int:
+    return sum(w << (32 * i) for i, w in enumerate(s["word"]))
+
+
+def pcsentry(e: Any, of: Any, proc: Proc, lwp: Lwp | None, s: dict) -> None:
+    e.seize(proc)
+    proc.sysentry = _sysset(s)
+    return None
+
+
+def pcsexit(e: Any, of: Any, proc: Proc, lwp: Lwp | None, s: dict) -> None:
+    e.seize(proc)
+    proc.sysexit = _sysset(s)
+    return None
+
+
+def pcset(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -> None:
+    if flags & ~PCSET_MODES:
+        raise OSError(errno.EINVAL, "unknown mode flags")
+    e.seize(proc)
+    proc.flags |= flags
+    return None
+
+
+def pcunset(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -> None:
+    if flags & ~PCSET_MODES:
+        raise OSError(errno.EINVAL, "unknown mode flags")
+    proc.flags &= ~flags
+    return None
+
+
+def _stopped(lwp: Lwp) -> None:
+    if not (lwp.istop or (lwp.why and lwp.hstop is not None and not lwp.listening)):
+        raise OSError(errno.EBUSY, "not stopped")
+
+
+def pcsreg(e: Any, of: Any, proc: Proc, lwp: Lwp | None, greg: dict) -> None:
+    t = _one(proc, lwp)
+    _stopped(t)
+    if of.model != "amd64":
+        raise OSError(errno.EOVERFLOW, "32-bit writer")
+    values = next(v for k, v in greg.items() if not k.startswith("_")) if isinstance(greg, dict) else greg
+    regs = gregs.from_gregs(list(values), tracing.getregs(t))
+    tracing.setregs(t, regs)
+    return None
+
+
+def pcnice(e: Any, of: Any, proc: Proc, lwp: Lwp | None, inc: int) -> None:
+    for l in proc.lwps.values():
+        cur = os.getpriority(os.PRIO_PROCESS, l.tid)
+        os.setpriority(os.PRIO_PROCESS, l.tid, max(-20, min(19, cur + inc)))
+    return None
+
+
+def pcx_syscall_once(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -> None:
+    if flags & ~3 or not flags:
+        raise OSError(errno.EINVAL, "flags are 1 (entry), 2 (exit) or 3")
+    e.seize(proc)
+    for l in _lwps(proc, lwp):
+        l.sys_once = flags
+    return None
+
+
+def pcx_setsysnum(e: Any, of: Any, proc: Proc, lwp: Lwp | None, nr: int) -> None:
+    t = _one(proc, lwp)
+    if not (t.istop and t.hstop is HostStop.SYSENTRY):
+        raise OSError(errno.EBUSY, "not stopped at a system call entry")
+    regs = bytearray(tracing.getregs(t))
+    regs[120:128] = (nr & ((1 << 64) - 1)).to_bytes(8, "little")
+    tracing.setregs(t, bytes(regs))
+    t.sysnum = nr
+    return None
+
+
+def _unsupported(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: Any) -> None:
+    raise OSError(errno.ENOTSUP, "not offered by this engine yet")
+
+
+HANDLERS: dict[int, Callable[..., Any]] = {
+    PC.PCNULL: pcnull,
+    PC.PCSTOP: pcstop,
+    PC.PCDSTOP: pcdstop,
+    PC.PCWSTOP: pcwstop,
+    PC.PCTWSTOP: pctwstop,
+    PC.PCRUN: pcrun,
+    PC.PCCSIG: pccsig,
+    PC.PCCFAULT: pccfault,
+    PC.PCSSIG: pcssig,
+    PC.PCKILL: pckill,
+    PC.PCUNKILL: pcunkill,
+    PC.PCSTRACE: pcstrace,
+    PC.PCSFAULT: pcsfault,
+    PC.PCSENTRY: pcsentry,
+    PC.PCSEXIT: pcsexit,
+    PC.PCSET: pcset,
+    PC.PCUNSET: pcunset,
+    PC.PCSREG: pcsreg,
+    PC.PCNICE: pcnice,
+    PCX.PCXSYSCALL_ONCE: pcx_syscall_once,
+    PCX.PCXSETSYSNUM: pcx_setsysnum,
+}
+
+
+def execute(e: Any, of: Any, proc: Proc, lwp: Lwp | None, code: int, operand: Any):
+    """Run one message; returns a Wait when it blocks."""
+    handler = HANDLERS.get(code, _unsupported)
+    return handler(e, of, proc, lwp, operand)

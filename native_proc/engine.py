@@ -1,0 +1,808 @@
+"""The /proc engine inside procd: open files, reads, control writes, host stops.
+
+procd calls `request()` for every client datagram and `reap()` whenever SIGCHLD may have
+arrived.  A request either answers at once ((value, payload), or OSError) or returns a
+`Pending` that answers later (a ctl write blocked in PCWSTOP).  Host stops are classified in
+`_host_stop` (ARCHITECTURE decision 3) and wake whatever waits for them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from structs.ctl import decode_ctl
+from structs.faults import FLT, FLT_SOLARIS_SIGNAL, HWBKPT_FAULT, host_fault
+from structs.procfs_consts import PR_MODEL_ILP32, PR_MODEL_LP64, PR_WHY
+from structs.ptrace_consts import PTRACE_EVENT, PTRACE_SYSCALL_INFO
+from structs.signals import LTOS, STOL
+from structs.wire import Op
+
+from . import control, procinfo, status, tracing
+from .lwp import HostStop, Lwp, Proc
+
+_SIGTRAP, _SIGKILL, _SIGSTOP = 5, 9, 19
+_JOBCTL = frozenset({19, 20, 21, 22})
+_SYSGOOD = _SIGTRAP | 0x80
+_LWP_FILES = ("lwpctl", "lwpsinfo", "lwpstatus")
+_PID_FILES = ("as", "auxv", "cred", "ctl", "lwp", "map", "psinfo", "sigact", "status", "watch")
+_WRITABLE = frozenset({"ctl", "lwpctl", "as"})
+_WRITE_ONLY = frozenset({"ctl", "lwpctl"})
+_READ_ONLY = frozenset({"status", "lwpstatus", "psinfo", "lwpsinfo", "auxv", "map", "watch", "cred", "sigact"})
+_MODEL_NAME = {PR_MODEL_LP64: "amd64", PR_MODEL_ILP32: "i386"}
+
+
+class Pending:
+    """A reply that waits for an event.  procd binds where the answer goes, then starts it."""
+
+    def __init__(self, start: Callable[["Pending"], None], cancel: Callable[["Pending"], None] | None = None):
+        self._start = start
+        self._cancel = cancel
+        self._cb: Callable[..., None] | None = None
+        self.done = False
+
+    def bind(self, cb: Callable[..., None]) -> None:
+        self._cb = cb
+
+    def start(self) -> None:
+        self._start(self)
+
+    def complete(self, err: int = 0, value: int = 0, data: bytes = b"") -> None:
+        if self.done:
+            return
+        self.done = True
+        assert self._cb is not None
+        self._cb(err, value, data)
+
+    def cancel(self) -> None:
+        if not self.done:
+            self.done = True
+            if self._cancel:
+                self._cancel(self)
+
+
+@dataclass
+class OpenFile:
+    id: int
+    token: bytes
+    kind: str
+    proc: Proc
+    lwpid: int  # 0 for process files
+    flags: int
+    model: str  # reader data model: "amd64" / "i386"
+    writer: bool
+    excl: bool
+    opener: int  # pid of the client that opened it
+    conns: set = field(default_factory=set)
+
+
+@dataclass
+class Wait:
+    """A ctl message that blocks: PCSTOP/PCWSTOP/PCTWSTOP on an LWP (lwp set) or the process."""
+
+    proc: Proc
+    lwp: Lwp | None
+    deadline: float | None = None
+
+
+class CtlWrite:
+    """One write to ctl/lwpctl: messages run in order; a blocking one parks the rest."""
+
+    def __init__(self, engine: "Engine", of: OpenFile, messages: list, error: Any, nbytes: int):
+        self.engine = engine
+        self.of = of
+        self.messages = messages
+        self.error = error
+        self.nbytes = nbytes
+        self.i = 0
+        self.pending: Pending | None = None
+        self.wait: Wait | None = None
+
+    def run(self) -> tuple[int, bytes] | Pending:
+        r = self._step()
+        if r is not None:
+            return r
+        self.pending = Pending(lambda p: None, lambda p: self.engine.unwait(self))
+        return self.pending
+
+    def _step(self) -> tuple[int, bytes] | None:
+        """Run messages until done (returns the reply), blocked (returns None) or failed (raises)."""
+        e = self.engine
+        while self.i < len(self.messages):
+            code, operand = self.messages[self.i]
+            proc, lwp = e.target(self.of)
+            w = control.execute(e, self.of, proc, lwp, code, operand)
+            self.i += 1
+            if w is not None and not e.wait_satisfied(w):
+                self.wait = w
+                e.waits.append(self)
+                return None
+        if self.error is not None:
+            raise OSError(getattr(errno, self.error.errno), self.error.reason)
+        return self.nbytes, b""
+
+    def resume(self) -> None:
+        """The wait ended (stopped, timed out, or the target vanished): carry on."""
+        assert self.pending is not None
+        w, self.wait = self.wait, None
+        try:
+            if w is not None:
+                self.engine.wait_satisfied(w)  # raises ENOENT when the target went away
+            r = self._step()
+        except OSError as ex:
+            self.pending.complete(ex.errno or errno.EIO)
+            return
+        if r is not None:
+            self.pending.complete(0, r[0], r[1])
+
+
+class Engine:
+    def __init__(self, procd: Any) -> None:
+        self.procd = procd
+        self.files: dict[int, OpenFile] = {}
+        self.tokens: dict[bytes, OpenFile] = {}
+        self.procs: dict[int, Proc] = {}
+        self.tids: dict[int, Lwp] = {}
+        self.waits: list[CtlWrite] = []
+        self.timers: list[tuple[float, Callable[[], None]]] = []
+        self.next_id = 1
+        self.early: dict[int, int] = {}  # host stops of threads not yet known (a new clone)
+        self.release_later: set[int] = set()  # fork children without PR_FORK, not yet stopped
+
+    # -- request dispatch --------------------------------------------------------------------
+
+    def request(self, conn: Any, op: int, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes] | Pending:
+        handler = _OPS.get(op)
+        if handler is None:
+            raise OSError(errno.EINVAL, "unknown request")
+        return handler(self, conn, a, b, c, payload)
+
+    def _op_hello(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
+        conn.model = a
+        return 0, b""
+
+    def _op_open(self, conn: Any, flags: int, model: int, c: int, payload: bytes) -> tuple[int, bytes]:
+        path = payload.decode()
+        parts = _split(path)
+        if len(parts) == 2 and parts[1] in _PID_FILES and parts[1] != "lwp":
+            pid, kind, lwpid = _pid(parts[0]), parts[1], 0
+        elif len(parts) == 4 and parts[1] == "lwp" and parts[3] in _LWP_FILES:
+            pid, kind, lwpid = _pid(parts[0]), parts[3], _num(parts[2])
+        else:
+            raise OSError(errno.ENOENT, path)
+        if model not in _MODEL_NAME:
+            raise OSError(errno.EINVAL, "unknown data model")
+        proc = self.proc(pid)
+        self._check_access(conn, pid)
+        if lwpid and lwpid not in proc.lwps:
+            raise OSError(errno.ENOENT, path)
+        acc = flags & os.O_ACCMODE
+        writing = acc in (os.O_WRONLY, os.O_RDWR)
+        if (kind in _WRITE_ONLY and acc != os.O_WRONLY) or (kind in _READ_ONLY and writing):
+            raise OSError(errno.EACCES, f"{kind} cannot be opened that way")
+        excl = bool(flags & os.O_EXCL) and writing
+        self_open = conn.pid == pid
+        if excl and not self_open and (proc.excl or proc.writers):
+            raise OSError(errno.EBUSY, "already open for writing")
+        of = OpenFile(self.next_id, secrets.token_bytes(16), kind, proc, lwpid, flags,
+                      _MODEL_NAME[model], writing and not self_open, excl, conn.pid)
+        self.next_id += 1
+        if of.writer:
+            proc.writers += 1
+            proc.excl = proc.excl or excl
+        self.files[of.id] = of
+        self.tokens[of.token] = of
+        of.conns.add(conn)
+        conn.file = of
+        conn.owner = True
+        return of.id, of.token
+
+    def _op_bind(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
+        of = self.tokens.get(payload)
+        if of is None:
+            raise OSError(errno.EBADF, "no such open file")
+        conn.file = of
+        of.conns.add(conn)
+        return of.id, b""
+
+    def _file(self, conn: Any) -> OpenFile:
+        of = conn.file
+        if of is None or of.id not in self.files:
+            raise OSError(errno.EBADF, "not an open /proc file")
+        return of
+
+    def _op_read(self, conn: Any, offset: int, size: int, c: int, payload: bytes) -> tuple[int, bytes]:
+        of = self._file(conn)
+        if of.kind in _WRITE_ONLY:
+            raise OSError(errno.EINVAL, "ctl files cannot be read")
+        if of.kind == "as":
+            return 0, self._read_as(of, offset, size)
+        data = status.read_file(self, of)
+        return 0, data[offset:offset + max(size, 0)]
+
+    def _op_write(self, conn: Any, offset: int, b: int, c: int, payload: bytes) -> tuple[int, bytes] | Pending:
+        of = self._file(conn)
+        if not (of.flags & os.O_ACCMODE) in (os.O_WRONLY, os.O_RDWR):
+            raise OSError(errno.EBADF, "not open for writing")
+        if of.kind == "as":
+            return self._write_as(of, offset, payload), b""
+        self.alive(of.proc)
+        messages, error = decode_ctl(of.model, payload)
+        return CtlWrite(self, of, messages, error, len(payload)).run()
+
+    def _op_list(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
+        parts = _split(payload.decode())
+        if not parts:
+            names = sorted((n for n in os.listdir("/proc") if n.isdigit()), key=int)
+        elif len(parts) == 1:
+            self.proc(_pid(parts[0]))
+            names = list(_PID_FILES)
+        elif len(parts) == 2 and parts[1] == "lwp":
+            proc = self.proc(_pid(parts[0]))
+            names = [str(i) for i in sorted(proc.lwps)]
+        elif len(parts) == 3 and parts[1] == "lwp":
+            proc = self.proc(_pid(parts[0]))
+            if _num(parts[2]) not in proc.lwps:
+                raise OSError(errno.ENOENT, "no such lwp")
+            names = list(_LWP_FILES)
+        else:
+            raise OSError(errno.ENOTDIR, "not a directory")
+        return 0, "\0".join(names).encode()
+
+    def _op_status(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
+        lines = []
+        for pid, p in sorted(self.procs.items()):
+            lines.append(f"{pid}: seized={p.seized} flags={p.flags:#x} writers={p.writers} watch={len(p.watch)}")
+            for lwpid, l in sorted(p.lwps.items()):
+                lines.append(f"  lwp {lwpid} tid {l.tid}: why={l.why} what={l.what} istop={l.istop} "
+                             f"host={l.hstop.value if l.hstop else 'running'}")
+        return len(self.procs), "\n".join(lines).encode()
+
+    def _op_shutdown(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
+        self.procd.stopping = True
+        return 0, b""
+
+    def _op_tidmap(self, conn: Any, tid: int, pid: int, lwpid: int, payload: bytes) -> tuple[int, bytes]:
+        if tid >= 0:
+            lwp = self.tids.get(tid)
+            if lwp is None:
+                raise OSError(errno.ESRCH, "not a controlled thread")
+            return (lwp.proc.pid << 32) | lwp.lwpid, b""
+        proc = self.procs.get(pid)
+        if proc is None or lwpid not in proc.lwps:
+            raise OSError(errno.ESRCH, "no such lwp")
+        return proc.lwps[lwpid].tid, b""
+
+    def _op_waitid(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
+        raise OSError(errno.ENOSYS, "native waitid is not implemented yet")
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def proc(self, pid: int) -> Proc:
+        """The Proc for a live host process, created on first use (not yet seized)."""
+        p = self.procs.get(pid)
+        if p is not None and not p.exited:
+            return p
+        try:
+            model = procinfo.dmodel(pid)
+            tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            raise OSError(errno.ENOENT, f"no process {pid}") from None
+        if _is_zombie(pid):
+            raise OSError(errno.ENOENT, f"process {pid} is a zombie")
+        p = Proc(pid=pid, dmodel=model)
+        for tid in [pid] + [t for t in tids if t != pid]:
+            self.tids[tid] = p.add_lwp(tid)
+        self.procs[pid] = p
+        return p
+
+    def _check_access(self, conn: Any, pid: int) -> None:
+        """As the kernel guards /proc: privileged, or same real uid/gid and not set-id."""
+        if conn.uid == 0 or conn.pid == pid:
+            return
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                st = f.read()
+        except OSError:
+            raise OSError(errno.ENOENT, "no such process") from None
+        uids = gids = ()
+        for line in st.splitlines():
+            if line.startswith("Uid:"):
+                uids = tuple(int(x) for x in line.split()[1:])
+            elif line.startswith("Gid:"):
+                gids = tuple(int(x) for x in line.split()[1:])
+        if any(u != conn.uid for u in uids) or any(g != conn.gid for g in gids):
+            raise OSError(errno.EACCES, "credentials differ")
+
+    def alive(self, proc: Proc) -> None:
+        if proc.exited or proc.pid not in self.procs:
+            raise OSError(errno.ENOENT, "process has exited")
+
+    def target(self, of: OpenFile) -> tuple[Proc, Lwp | None]:
+        proc = of.proc
+        self.alive(proc)
+        if of.lwpid:
+            lwp = proc.lwps.get(of.lwpid)
+            if lwp is None:
+                raise OSError(errno.ENOENT, "lwp has exited")
+            return proc, lwp
+        return proc, None
+
+    def seize(self, proc: Proc) -> None:
+        """Become the host tracer of every thread (control was asked for)."""
+        if proc.seized:
+            return
+        for lwp in list(proc.lwps.values()):
+            try:
+                tracing.seize(lwp.tid)
+            except OSError as ex:
+                if ex.errno == errno.EPERM:
+                    raise OSError(errno.EBUSY, f"process {proc.pid} is traced by someone else") from None
+                if ex.errno == errno.ESRCH:
+                    self._lwp_gone(lwp)
+                    continue
+                raise
+        proc.seized = True
+        # Threads created between listing and seizing are caught by re-listing.
+        try:
+            tids = {int(t) for t in os.listdir(f"/proc/{proc.pid}/task")}
+        except OSError:
+            tids = set()
+        for tid in sorted(tids - {l.tid for l in proc.lwps.values()}):
+            try:
+                tracing.seize(tid)
+                self.tids[tid] = proc.add_lwp(tid)
+            except OSError:
+                pass
+
+    def release(self, proc: Proc) -> None:
+        """Detach from a process nobody controls any more, leaving it running."""
+        if not proc.seized:
+            return
+        for lwp in proc.lwps.values():
+            self._clear_debugregs(lwp)
+            sig = 0
+            if lwp.hstop is HostStop.SIGNAL and not lwp.istop:
+                sig = lwp.hsig
+            elif lwp.cursig:
+                sig = STOL[lwp.cursig]
+            tracing.detach(lwp, sig if lwp.hstop is not None else 0)
+            if lwp.hstop is None and lwp.tid in self.tids:
+                pass
+            lwp.why = 0
+            lwp.istop = lwp.dstop = False
+        proc.seized = False
+
+    def _clear_debugregs(self, lwp: Lwp) -> None:
+        pass  # watchpoints are not armed yet in this version
+
+    # -- stops and waits ----------------------------------------------------------------------
+
+    def stop_lwp(self, lwp: Lwp, why: int, what: int) -> None:
+        """Make a host-stopped LWP visibly stopped through /proc."""
+        lwp.why, lwp.what = why, what
+        lwp.istop = why != PR_WHY.PR_JOBCONTROL
+        lwp.dstop = False
+        lwp.step = False
+        lwp.gen += 1
+        proc = lwp.proc
+        if lwp.istop and why != PR_WHY.PR_REQUESTED and not (proc.flags & 0x800000):  # PR_ASYNC
+            for other in proc.lwps.values():
+                if other is not lwp and not other.istop:
+                    self.direct_stop(other)
+        self.wake(proc)
+
+    def direct_stop(self, lwp: Lwp) -> None:
+        """PCSTOP/PCDSTOP on one LWP: a running one is interrupted, a host-stopped one stops now."""
+        if lwp.istop:
+            return
+        lwp.dstop = True
+        if lwp.hstop is None:
+            try:
+                tracing.interrupt(lwp.tid)
+            except OSError:
+                pass
+        elif not lwp.listening:
+            self.stop_lwp(lwp, PR_WHY.PR_REQUESTED, 0)
+
+    def wait_satisfied(self, w: Wait) -> bool:
+        if w.proc.exited:
+            raise OSError(errno.ENOENT, "process has exited")
+        if w.lwp is not None:
+            if w.lwp.lwpid not in w.proc.lwps:
+                raise OSError(errno.ENOENT, "lwp has exited")
+            return w.lwp.istop
+        return all(l.istop for l in w.proc.lwps.values())
+
+    def wake(self, proc: Proc) -> None:
+        for cw in [cw for cw in self.waits if cw.wait is not None and cw.wait.proc is proc]:
+            try:
+                ok = self.wait_satisfied(cw.wait)
+            except OSError:
+                ok = True  # resume() re-checks and reports ENOENT through the next message
+            if ok:
+                self.waits.remove(cw)
+                cw.resume()
+
+    def unwait(self, cw: CtlWrite) -> None:
+        if cw in self.waits:
+            self.waits.remove(cw)
+
+    def next_timeout(self) -> float | None:
+        deadlines = [cw.wait.deadline for cw in self.waits if cw.wait is not None and cw.wait.deadline]
+        deadlines += [t for t, _ in self.timers]
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - time.monotonic())
+
+    def run_timers(self) -> None:
+        now = time.monotonic()
+        for cw in [cw for cw in self.waits if cw.wait and cw.wait.deadline and cw.wait.deadline <= now]:
+            self.waits.remove(cw)
+            cw.resume()  # PCTWSTOP timing out is not an error
+        due = [t for t in self.timers if t[0] <= now]
+        self.timers = [t for t in self.timers if t[0] > now]
+        for _, fn in due:
+            fn()
+
+    # -- resuming ---------------------------------------------------------------------------------
+
+    def run_lwp(self, lwp: Lwp) -> None:
+        """Set a /proc-stopped (or merely directed) LWP running again on the host."""
+        lwp.why = lwp.what = 0
+        lwp.istop = lwp.dstop = False
+        lwp.gen += 1
+        proc = lwp.proc
+        if lwp.hstop is None:
+            return
+        if lwp.curfault:
+            # A fault not cleared with PRCFAULT becomes its signal.
+            sig = FLT_SOLARIS_SIGNAL[FLT(lwp.curfault)]
+            lwp.curfault = 0
+            if not lwp.cursig:
+                lwp.cursig, lwp.curinfo = sig, lwp.faultinfo
+            if self._sig_traced(proc, lwp.cursig) and lwp.hstop is HostStop.SIGNAL:
+                self.stop_lwp(lwp, PR_WHY.PR_SIGNALLED, lwp.cursig)
+                return
+        sig = 0
+        if lwp.cursig:
+            hsig = STOL[lwp.cursig]
+            if lwp.hstop is HostStop.SIGNAL:
+                sig = hsig
+            else:
+                tracing.tgkill(proc.pid, lwp.tid, hsig)
+            lwp.cursig, lwp.curinfo = 0, b""
+        if lwp.deferred_sig:
+            if lwp.hstop is HostStop.SIGNAL and not sig:
+                sig = lwp.deferred_sig
+            else:
+                tracing.tgkill(proc.pid, lwp.tid, lwp.deferred_sig)
+            lwp.deferred_sig = 0
+        if lwp.hstop is HostStop.GROUP and lwp.listening:
+            return  # job-control stopped: stays so until SIGCONT
+        if lwp.abort and lwp.hstop is HostStop.SYSENTRY:
+            regs = bytearray(tracing.getregs(lwp))
+            regs[120:128] = (-1 & (1 << 64) - 1).to_bytes(8, "little")
+            regs[80:88] = (-errno.EINTR & (1 << 64) - 1).to_bytes(8, "little")
+            tracing.setregs(lwp, bytes(regs))
+        lwp.abort = False
+        try:
+            tracing.resume(lwp, sig, bool(proc.sysentry or proc.sysexit))
+        except OSError as ex:
+            if ex.errno != errno.ESRCH:
+                raise
+
+    def _sig_traced(self, proc: Proc, ssig: int) -> bool:
+        return bool(ssig and proc.sigtrace >> (ssig - 1) & 1)
+
+    def _flt_traced(self, proc: Proc, flt: int) -> bool:
+        return bool(flt and proc.flttrace >> (flt - 1) & 1)
+
+    # -- host events ------------------------------------------------------------------------------
+
+    def reap(self) -> None:
+        while True:
+            ev = tracing.wait_any()
+            if ev is None:
+                return
+            tid, st = ev
+            lwp = self.tids.get(tid)
+            if lwp is None:
+                if tid in self.release_later:
+                    self.release_later.discard(tid)
+                    if os.WIFSTOPPED(st):
+                        tracing.detach(Lwp(tid=tid, lwpid=1, proc=Proc(pid=tid, dmodel=0)))
+                else:
+                    self.early[tid] = st
+                continue
+            try:
+                self._host_event(lwp, st)
+            except OSError as ex:
+                if ex.errno != errno.ESRCH:
+                    raise
+                # The thread died under us (SIGKILL): its exit report follows.
+
+    def _host_event(self, lwp: Lwp, st: int) -> None:
+        if os.WIFEXITED(st) or os.WIFSIGNALED(st):
+            self._lwp_gone(lwp, st)
+            return
+        if not os.WIFSTOPPED(st):
+            return
+        sig = os.WSTOPSIG(st)
+        event = st >> 16
+        lwp.regs = None
+        lwp.listening = False
+        proc = lwp.proc
+        if event == PTRACE_EVENT.STOP:
+            if sig in _JOBCTL and not lwp.dstop:
+                lwp.hstop, lwp.hsig = HostStop.GROUP, sig
+                lwp.why, lwp.what, lwp.istop = PR_WHY.PR_JOBCONTROL, LTOS[sig], False
+                tracing.listen(lwp)
+                self.wake(proc)
+                return
+            lwp.hstop, lwp.hsig = HostStop.INTERRUPT, 0
+            if lwp.dstop:
+                self.stop_lwp(lwp, PR_WHY.PR_REQUESTED, 0)
+            else:
+                self.run_lwp(lwp)  # procd's own interrupt (or a new thread's first stop)
+            return
+        if event:
+            lwp.hstop = HostStop.EVENT
+            self._ptrace_event(lwp, event)
+            return
+        if sig == _SYSGOOD:
+            op, nr, args, rval, is_error = tracing.syscall_info(lwp.tid)
+            if op == PTRACE_SYSCALL_INFO.ENTRY:
+                lwp.hstop = HostStop.SYSENTRY
+                lwp.in_syscall, lwp.sysnum, lwp.sysargs = True, nr, args
+                once = lwp.sys_once & 1
+                if once or proc.sysentry >> nr & 1:
+                    lwp.sys_once = 0
+                    self.stop_lwp(lwp, PR_WHY.PR_SYSENTRY, nr)
+                    return
+            else:
+                lwp.hstop = HostStop.SYSEXIT
+                lwp.rval, lwp.is_error = rval, is_error
+                nr = lwp.sysnum
+                once = lwp.sys_once & 2
+                if nr >= 0 and (once or proc.sysexit >> nr & 1):
+                    lwp.sys_once = 0
+                    self.stop_lwp(lwp, PR_WHY.PR_SYSEXIT, nr)
+                    lwp.in_syscall = False
+                    return
+                lwp.in_syscall = False
+            if lwp.dstop:
+                self.stop_lwp(lwp, PR_WHY.PR_REQUESTED, 0)
+            else:
+                self.run_lwp(lwp)
+            return
+        self._signal_stop(lwp, sig)
+
+    def _signal_stop(self, lwp: Lwp, sig: int) -> None:
+        proc = lwp.proc
+        lwp.hstop, lwp.hsig = HostStop.SIGNAL, sig
+        info = tracing.getsiginfo(lwp.tid)
+        lwp.hinfo = info
+        code = int.from_bytes(info[8:12], "little", signed=True)
+        flt = host_fault(sig, code, "data")
+        if sig == _SIGTRAP and code == 4:  # TRAP_HWBKPT: exec or data area?
+            flt = HWBKPT_FAULT["data"]
+        if flt is not None and self._flt_traced(proc, flt):
+            lwp.curfault = int(flt)
+            lwp.faultinfo = status.solaris_siginfo(info, fault=int(flt))
+            self.stop_lwp(lwp, PR_WHY.PR_FAULTED, int(flt))
+            return
+        ssig = LTOS[sig]
+        if self._sig_traced(proc, ssig):
+            lwp.cursig, lwp.curinfo = ssig, status.solaris_siginfo(info)
+            self.stop_lwp(lwp, PR_WHY.PR_SIGNALLED, ssig)
+            return
+        if lwp.dstop:
+            # A requested stop wins; the signal waits for the resume.
+            lwp.deferred_sig = sig
+            self.stop_lwp(lwp, PR_WHY.PR_REQUESTED, 0)
+            return
+        # Untraced: delivered as if procd were not there.
+        lwp.deferred_sig = 0
+        tracing.resume(lwp, sig, bool(proc.sysentry or proc.sysexit))
+
+    def _ptrace_event(self, lwp: Lwp, event: int) -> None:
+        proc = lwp.proc
+        if event in (PTRACE_EVENT.CLONE, PTRACE_EVENT.FORK, PTRACE_EVENT.VFORK):
+            child = tracing.eventmsg(lwp.tid)
+            if event == PTRACE_EVENT.CLONE and _tgid(child) == proc.pid:
+                nl = proc.add_lwp(child)
+                self.tids[child] = nl
+                st = self.early.pop(child, None)
+                if st is not None:
+                    self._host_event(nl, st)
+            else:
+                self._new_child(proc, child)
+        elif event == PTRACE_EVENT.EXEC:
+            former = tracing.eventmsg(lwp.tid)
+            for other in list(proc.lwps.values()):
+                if other is not lwp:
+                    self.tids.pop(other.tid, None)
+            if former != lwp.tid:
+                self.tids.pop(former, None)
+            proc.lwps.clear()
+            proc.next_lwpid = 1
+            lwp.lwpid, lwp.tid = 1, proc.pid
+            proc.lwps[1] = lwp
+            proc.next_lwpid = 2
+            self.tids[proc.pid] = lwp
+            proc.watch.clear()
+            try:
+                proc.dmodel = procinfo.dmodel(proc.pid)
+            except OSError:
+                pass
+            if proc.flags & 0x4000000:  # PR_PTRACE: a successful exec posts SIGTRAP
+                tracing.tgkill(proc.pid, proc.pid, _SIGTRAP)
+        if lwp.dstop:
+            self.stop_lwp(lwp, PR_WHY.PR_REQUESTED, 0)
+        else:
+            self.run_lwp(lwp)
+
+    def _new_child(self, parent: Proc, pid: int) -> None:
+        """A fork/vfork child: inherits tracing with PR_FORK, else is let go at its first stop."""
+        if parent.flags & 0x100000:  # PR_FORK
+            child = Proc(pid=pid, dmodel=parent.dmodel, seized=True, flags=parent.flags,
+                         sigtrace=parent.sigtrace, flttrace=parent.flttrace,
+                         sysentry=parent.sysentry, sysexit=parent.sysexit, parent=parent.pid)
+            nl = child.add_lwp(pid)
+            self.procs[pid] = child
+            self.tids[pid] = nl
+            st = self.early.pop(pid, None)
+            if st is not None:
+                self._host_event(nl, st)
+            return
+        if self.early.pop(pid, None) is not None:
+            tracing.detach(Lwp(tid=pid, lwpid=1, proc=parent))
+        else:
+            self.release_later.add(pid)  # detached at its first stop (see reap)
+
+    def _lwp_gone(self, lwp: Lwp, st: int = 0) -> None:
+        proc = lwp.proc
+        self.tids.pop(lwp.tid, None)
+        proc.lwps.pop(lwp.lwpid, None)
+        if lwp.tid == proc.pid or not proc.lwps:
+            proc.exited = True
+            proc.exit_status = st
+            for other in list(proc.lwps.values()):
+                self.tids.pop(other.tid, None)
+            proc.lwps.clear()
+            if self.procs.get(proc.pid) is proc:
+                del self.procs[proc.pid]
+        self.wake(proc)
+
+    # -- connections --------------------------------------------------------------------------
+
+    def cancel(self, pending: Pending) -> None:
+        pending.cancel()
+
+    def disconnected(self, conn: Any) -> None:
+        of = conn.file
+        if of is None:
+            return
+        of.conns.discard(conn)
+        if conn.owner:
+            self._last_close(of)
+
+    def _last_close(self, of: OpenFile) -> None:
+        self.files.pop(of.id, None)
+        self.tokens.pop(of.token, None)
+        proc = of.proc
+        if not of.writer:
+            return
+        proc.writers -= 1
+        if of.excl:
+            proc.excl = False
+        if proc.writers == 0 and not proc.exited:
+            if proc.flags & 0x400000:  # PR_KLC
+                try:
+                    os.kill(proc.pid, _SIGKILL)
+                except OSError:
+                    pass
+            elif proc.flags & 0x200000:  # PR_RLC
+                self.run_on_last_close(proc)
+
+    def run_on_last_close(self, proc: Proc) -> None:
+        proc.sigtrace = proc.flttrace = proc.sysentry = proc.sysexit = 0
+        proc.watch.clear()
+        proc.flags &= ~(0x200000 | 0x400000)
+        for lwp in list(proc.lwps.values()):
+            lwp.step = False
+            if lwp.istop or lwp.dstop:
+                self.run_lwp(lwp)
+        self.release(proc)
+
+    def release_all(self) -> None:
+        """procd is going away: nothing it controls may be left stopped."""
+        for proc in list(self.procs.values()):
+            if proc.exited:
+                continue
+            try:
+                self.run_on_last_close(proc)
+            except OSError:
+                pass
+
+    # -- address space ---------------------------------------------------------------------
+
+    def _read_as(self, of: OpenFile, offset: int, size: int) -> bytes:
+        self.alive(of.proc)
+        try:
+            fd = os.open(f"/proc/{of.proc.pid}/mem", os.O_RDONLY)
+        except OSError:
+            raise OSError(errno.ENOENT, "process has exited") from None
+        try:
+            return os.pread(fd, size, offset)
+        except OSError:
+            return b""  # a read at an unmapped start is end-of-file, as on Solaris
+        finally:
+            os.close(fd)
+
+    def _write_as(self, of: OpenFile, offset: int, data: bytes) -> int:
+        self.alive(of.proc)
+        fd = os.open(f"/proc/{of.proc.pid}/mem", os.O_RDWR)
+        try:
+            return os.pwrite(fd, data, offset)
+        except OSError:
+            raise OSError(errno.EIO, "unmapped address") from None
+        finally:
+            os.close(fd)
+
+
+_OPS: dict[int, Callable[..., Any]] = {
+    Op.HELLO: Engine._op_hello,
+    Op.OPEN: Engine._op_open,
+    Op.BIND: Engine._op_bind,
+    Op.READ: Engine._op_read,
+    Op.WRITE: Engine._op_write,
+    Op.LIST: Engine._op_list,
+    Op.WAITID: Engine._op_waitid,
+    Op.STATUS: Engine._op_status,
+    Op.SHUTDOWN: Engine._op_shutdown,
+    Op.TIDMAP: Engine._op_tidmap,
+}
+
+
+def _split(path: str) -> list[str]:
+    if path.startswith("/proc"):
+        path = path[5:]
+    return [p for p in path.split("/") if p]
+
+
+def _num(s: str) -> int:
+    if not s.isdigit():
+        raise OSError(errno.ENOENT, s)
+    return int(s)
+
+
+def _pid(s: str) -> int:
+    if s == "self":
+        raise OSError(errno.ENOENT, "/proc/self is not offered: name the pid")
+    return _num(s)
+
+
+def _tgid(tid: int) -> int:
+    try:
+        with open(f"/proc/{tid}/status") as f:
+            for line in f:
+                if line.startswith("Tgid:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return tid
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+        return s[s.rindex(")") + 2] in "ZX"
+    except (OSError, ValueError, IndexError):
+        return True

@@ -1,0 +1,66 @@
+"""Linux user_regs_struct <-> illumos gregset (prgregset_t), driven by structs.regs tables.
+
+Python readers are LP64 (ARCHITECTURE item 3), so every target's registers are shown in the amd64
+gregset; a 32-bit target's registers arrive from the host already widened (upper halves zero).
+"""
+
+from __future__ import annotations
+
+from structs.codec import codec
+from structs.procfs import PRGREGSET
+from structs.regs import ILLUMOS_REG_INDEX, LINUX_FLAG_MASK, LINUX_REG_INDEX, LINUX_TO_ILLUMOS, NPRGREG
+
+from structs.user_area import USER_REGS
+
+_LREGS = codec(USER_REGS["amd64"]).struct
+_GREGS64 = codec(PRGREGSET["amd64"]).struct
+_U64 = (1 << 64) - 1
+
+# (illumos index, Linux index) pairs for amd64: the copy plan in both directions.
+_PAIRS = tuple(
+    (g, LINUX_REG_INDEX["amd64"][name]) for name, g in LINUX_TO_ILLUMOS["amd64"].items() if g is not None
+)
+_TRAPNO = ILLUMOS_REG_INDEX["amd64"]["REG_TRAPNO"]
+_ERR = ILLUMOS_REG_INDEX["amd64"]["REG_ERR"]
+_RFL = ILLUMOS_REG_INDEX["amd64"]["REG_RFL"]
+_L_EFLAGS = LINUX_REG_INDEX["amd64"]["eflags"]
+_L_CS = LINUX_REG_INDEX["amd64"]["cs"]
+_L_SS = LINUX_REG_INDEX["amd64"]["ss"]
+_FLAG_MASK = LINUX_FLAG_MASK["amd64"]
+NGREG = NPRGREG["amd64"]
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >> 63 else v
+
+
+def to_gregs(linux_regs: bytes) -> list[int]:
+    """The amd64 illumos gregset (28 greg_t, signed) of a Linux user_regs_struct."""
+    lr = _LREGS.unpack(linux_regs)
+    g = [0] * NGREG
+    for gi, li in _PAIRS:
+        g[gi] = _signed(lr[li])
+    return g
+
+
+def from_gregs(gregs: list[int], linux_regs: bytes) -> bytes:
+    """A Linux user_regs_struct with the gregset's values written over `linux_regs`.
+
+    What the gregset has no slot for (orig_rax) is kept; only the user-modifiable eflags bits
+    change, and cs/ss stay as they are (Linux refuses other selectors), as PCSREG promises.
+    """
+    lr = list(_LREGS.unpack(linux_regs))
+    old_flags, cs, ss = lr[_L_EFLAGS], lr[_L_CS], lr[_L_SS]
+    for gi, li in _PAIRS:
+        lr[li] = gregs[gi] & _U64
+    lr[_L_EFLAGS] = (old_flags & ~_FLAG_MASK) | (gregs[_RFL] & _FLAG_MASK)
+    lr[_L_CS], lr[_L_SS] = cs, ss
+    return _LREGS.pack(*lr)
+
+
+def pack_gregs(gregs: list[int]) -> bytes:
+    return _GREGS64.pack(*gregs)
+
+
+def unpack_gregs(data: bytes) -> list[int]:
+    return list(_GREGS64.unpack(data))

@@ -1,0 +1,228 @@
+"""Status files: lwpstatus_t, pstatus_t and the rest, built from procd's state in the reader's
+data model, and Linux siginfo translated into Solaris siginfo_t."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from structs import linux_siginfo as L
+from structs import procfs as S
+from structs.codec import codec
+from structs.procfs_consts import PR_FLAGS, PR_WHY
+from structs.signals import LINUX_TO_SOLARIS_SI_GENERIC, LTOS
+
+from . import gregs, procinfo, tracing
+from .lwp import Lwp, Proc
+
+_LSI = codec(L.SIGINFO["amd64"])
+_LKILL = codec(L.SIGINFO_VIEWS["amd64"]["kill"])
+_LFAULT = codec(L.SIGINFO_VIEWS["amd64"]["sigfault"])
+_SIGTRAP = 5
+_FAULT_SIGNALS = frozenset({4, 5, 7, 8, 11})  # SIGILL SIGTRAP SIGBUS SIGFPE SIGSEGV (Linux)
+_SI_KERNEL = 0x80
+_TRAP_BRKPT = 1
+_PR_ISTOP_FLAGS = PR_FLAGS.PR_STOPPED | PR_FLAGS.PR_ISTOP
+_MODE_MASK = 0x0FF00000
+
+
+def solaris_siginfo(linux_info: bytes, model: str = "amd64", fault: int | None = None) -> bytes:
+    """A Solaris siginfo_t (in `model`'s layout) for a Linux siginfo_t (amd64 host layout)."""
+    li = _LSI.decode(linux_info)
+    lsig, code = li["si_signo"], li["si_code"]
+    ssig = LTOS[lsig] if 0 < lsig < len(LTOS) else 0
+    si = codec(S.SIGINFO[model])
+    out = si.decode(bytes(si.size))
+    out["si_signo"], out["si_errno"] = ssig, li["si_errno"]
+    if code <= 0:
+        out["si_code"] = LINUX_TO_SOLARIS_SI_GENERIC.get(code, code)
+        view = codec(S.SIGINFO_VIEWS[model]["kill"])
+        k = view.decode(bytes(view.size))
+        lk = _LKILL.decode(li["_sifields"])
+        k["si_pid"], k["pdata"]["si_uid"] = lk["si_pid"], lk["si_uid"]
+        out["__data"] = view.encode(k)
+    elif lsig in _FAULT_SIGNALS:
+        # int3 reports SI_KERNEL on Linux; Solaris calls a breakpoint TRAP_BRKPT.
+        out["si_code"] = _TRAP_BRKPT if (lsig == _SIGTRAP and code == _SI_KERNEL) else code
+        view = codec(S.SIGINFO_VIEWS[model]["fault"])
+        f = view.decode(bytes(view.size))
+        f["si_addr"] = _LFAULT.decode(li["_sifields"])["si_addr"] & ((1 << (8 * _word(model))) - 1)
+        f["si_trapno"] = fault or 0
+        out["__data"] = view.encode(f)
+    else:
+        out["si_code"] = code
+    return si.encode(out)
+
+
+def _word(model: str) -> int:
+    return 8 if model == "amd64" else 4
+
+
+def _set_bits(mask: int, nbytes: int) -> dict:
+    return {"__sigbits": mask.to_bytes(nbytes, "little")}
+
+
+def _sysset(mask: int) -> dict:
+    return {"word": [(mask >> (32 * i)) & 0xFFFFFFFF for i in range(16)]}
+
+
+def _fltset(mask: int) -> dict:
+    return {"word": [(mask >> (32 * i)) & 0xFFFFFFFF for i in range(4)]}
+
+
+def lwp_flags(lwp: Lwp) -> int:
+    f = 0
+    if lwp.why:
+        f |= PR_FLAGS.PR_STOPPED
+        if lwp.istop:
+            f |= PR_FLAGS.PR_ISTOP
+    if lwp.dstop and not lwp.istop:
+        f |= PR_FLAGS.PR_DSTOP
+    if lwp.step:
+        f |= PR_FLAGS.PR_STEP
+    if not lwp.why:
+        f |= PR_FLAGS.PR_PCINVAL
+    return int(f) | (lwp.proc.flags & _MODE_MASK)
+
+
+def lwpstatus(lwp: Lwp, model: str) -> dict[str, Any]:
+    """The lwpstatus_t of an LWP as a dict for `model`'s codec."""
+    c = codec(S.LWPSTATUS[model])
+    st = c.decode(bytes(c.size))
+    st["pr_flags"] = lwp_flags(lwp)
+    st["pr_lwpid"] = lwp.lwpid
+    st["pr_why"], st["pr_what"] = lwp.why, lwp.what
+    st["pr_cursig"] = lwp.cursig
+    if lwp.why == PR_WHY.PR_FAULTED and lwp.faultinfo:
+        st["pr_info"] = codec(S.SIGINFO[model]).decode(_rewidth(lwp.faultinfo, model))
+    elif lwp.curinfo:
+        st["pr_info"] = codec(S.SIGINFO[model]).decode(_rewidth(lwp.curinfo, model))
+    st["pr_clname"] = b"TS"
+    now = time.time()
+    st["pr_tstamp"] = {"tv_sec": int(now), "tv_nsec": int(now % 1 * 1e9)}
+    try:
+        sets = procinfo.sigsets(lwp.proc.pid, lwp.tid)
+        st["pr_lwppend"] = {"__sigbits": sets["lwppend"]}
+        st["pr_lwphold"] = {"__sigbits": sets["hold"]}
+    except OSError:
+        pass
+    if lwp.hstop is not None and not lwp.listening:
+        regs = tracing.getregs(lwp)
+        g = gregs.to_gregs(regs)
+        if model == "amd64":
+            st["pr_reg"] = g
+        else:
+            st["pr_reg"] = _gregs_i386(g)
+        insys, nr = tracing.in_syscall_regs(regs)
+        if insys or lwp.why in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT):
+            nr = lwp.sysnum if lwp.why in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT) else nr
+            st["pr_syscall"] = nr
+            # pr_nsysarg > 0 says "inside a system call" even for read (host number 0).
+            st["pr_nsysarg"] = 6
+            args = list(lwp.sysargs) if lwp.sysargs else [0] * 6
+            st["pr_sysarg"] = [_wrap(a, model) for a in args] + [0, 0]
+        if lwp.why == PR_WHY.PR_SYSEXIT:
+            if lwp.is_error:
+                st["pr_errno"] = -lwp.rval
+            else:
+                st["pr_rval1"] = _wrap(lwp.rval, model)
+        st["pr_flags"] &= ~PR_FLAGS.PR_PCINVAL
+    return st
+
+
+def _wrap(v: int, model: str) -> int:
+    bits = 8 * _word(model)
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def _gregs_i386(g: list[int]) -> list[int]:
+    from structs.regs import ILLUMOS_I386_TO_AMD64
+
+    return [_wrap(g[ILLUMOS_I386_TO_AMD64[i]], "i386") if ILLUMOS_I386_TO_AMD64.get(i) is not None else 0
+            for i in range(19)]
+
+
+def _rewidth(info: bytes, model: str) -> bytes:
+    """procd keeps siginfo in the amd64 layout; an ILP32 reader gets the i386 one."""
+    if model == "amd64":
+        return info
+    a = codec(S.SIGINFO["amd64"]).decode(info)
+    fa = codec(S.SIGINFO_VIEWS["amd64"]["fault"]).decode(a["__data"])
+    ci = codec(S.SIGINFO["i386"])
+    out = ci.decode(bytes(ci.size))
+    out["si_signo"], out["si_code"], out["si_errno"] = a["si_signo"], a["si_code"], a["si_errno"]
+    vi = codec(S.SIGINFO_VIEWS["i386"]["fault"])
+    f = vi.decode(bytes(vi.size))
+    f["si_addr"], f["si_trapno"], f["si_pc"] = fa["si_addr"] & 0xFFFFFFFF, fa["si_trapno"], fa["si_pc"] & 0xFFFFFFFF
+    out["__data"] = vi.encode(f)
+    return ci.encode(out)
+
+
+def representative(proc: Proc) -> Lwp | None:
+    """prchoose: an LWP showing an event of interest first, then a requested stop, then any."""
+    lwps = list(proc.lwps.values())
+    if not lwps:
+        return None
+    for lwp in lwps:
+        if lwp.istop and lwp.why != PR_WHY.PR_REQUESTED:
+            return lwp
+    for lwp in lwps:
+        if not lwp.why:
+            return lwp  # a running LWP makes the process read as running
+    return lwps[0]
+
+
+def pstatus(proc: Proc, model: str) -> bytes:
+    c = codec(S.PSTATUS[model])
+    st = c.decode(bytes(c.size))
+    rep = representative(proc)
+    if rep is not None:
+        st["pr_lwp"] = lwpstatus(rep, model)
+        st["pr_flags"] = st["pr_lwp"]["pr_flags"]
+        st["pr_aslwpid"] = 0
+    st["pr_nlwp"] = len(proc.lwps)
+    st["pr_pid"] = proc.pid
+    ids = procinfo.ids(proc.pid)
+    st["pr_ppid"], st["pr_pgid"], st["pr_sid"] = ids
+    try:
+        st["pr_sigpend"] = {"__sigbits": procinfo.sigsets(proc.pid, proc.pid)["procpend"]}
+    except OSError:
+        pass
+    st["pr_sigtrace"] = _set_bits(proc.sigtrace, 16)
+    st["pr_flttrace"] = _fltset(proc.flttrace)
+    st["pr_sysentry"] = _sysset(proc.sysentry)
+    st["pr_sysexit"] = _sysset(proc.sysexit)
+    st["pr_dmodel"] = proc.dmodel
+    return c.encode(st)
+
+
+def watch(proc: Proc, model: str) -> bytes:
+    c = codec(S.PRWATCH[model])
+    return b"".join(c.encode({"pr_vaddr": w.vaddr, "pr_size": w.size, "pr_wflags": w.wflags, "pr_pad": 0})
+                    for w in proc.watch)
+
+
+def read_file(engine: Any, of: Any) -> bytes:
+    """The bytes of a status-like file (a snapshot; the reader slices by offset)."""
+    proc, lwp = engine.target(of)
+    kind, model = of.kind, of.model
+    if kind == "lwpstatus":
+        return codec(S.LWPSTATUS[model]).encode(lwpstatus(lwp, model))
+    if kind == "status":
+        return pstatus(proc, model)
+    if kind == "watch":
+        return watch(proc, model)
+    if kind == "psinfo":
+        return procinfo.psinfo(proc.pid, model)
+    if kind == "lwpsinfo":
+        return procinfo.lwpsinfo(proc.pid, lwp.tid, lwp.lwpid, model)
+    if kind == "map":
+        return procinfo.maps(proc.pid, model)
+    if kind == "cred":
+        return procinfo.cred(proc.pid, model)
+    if kind == "auxv":
+        return procinfo.auxv(proc.pid, model)
+    if kind == "sigact":
+        return procinfo.sigact(proc.pid, model)
+    raise OSError(22, f"{kind} cannot be read")

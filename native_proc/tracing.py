@@ -1,0 +1,159 @@
+"""The host adapter inside procd: Linux ptrace-stops in, /proc stops out (ARCHITECTURE decision 3).
+
+procd seizes a process when control is first asked for, classifies every host stop of every
+thread, and either turns it into a /proc stop (an event of interest, or job control) or
+resumes it without a trace: untraced signals are forwarded, events procd consumes are let go.
+All host ptrace calls of procd go through here.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from structs import ptrace_consts as T
+
+from . import host
+from .lwp import Lwp
+
+_U64 = (1 << 64) - 1
+_SIGTRAP = 5
+_SIGSTOP = 19
+_SIGKILL = 9
+_JOBCTL = {19, 20, 21, 22}  # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
+_SEIZE_OPTS = (T.PTRACE_O_TRACESYSGOOD | T.PTRACE_O_TRACECLONE | T.PTRACE_O_TRACEFORK
+               | T.PTRACE_O_TRACEVFORK | T.PTRACE_O_TRACEEXEC)
+_WALL = 0x40000000
+
+
+class Buffers:
+    """Preallocated buffers for the requests that write into procd's memory."""
+
+    def __init__(self) -> None:
+        self.regs = host.buffer(216)
+        self.regs_addr = host.address(self.regs)
+        self.siginfo = host.buffer(128)
+        self.siginfo_addr = host.address(self.siginfo)
+        self.scinfo = host.buffer(88)
+        self.scinfo_addr = host.address(self.scinfo)
+        self.word = host.buffer(8)
+        self.word_addr = host.address(self.word)
+
+
+_b = Buffers()
+_SCINFO = struct.Struct("<B3xIQQ")  # op, arch, ip, sp
+_ENTRY = struct.Struct("<Q6Q")
+_EXIT = struct.Struct("<qB")
+_UQ = struct.Struct("<Q")
+_ORIG_RAX = 120
+_RAX = 80
+
+
+def seize(tid: int) -> None:
+    host.ptrace(T.PTRACE_SEIZE, tid, 0, _SEIZE_OPTS)
+
+
+def interrupt(tid: int) -> None:
+    host.ptrace(T.PTRACE_INTERRUPT, tid, 0, 0)
+
+
+def getregs(lwp: Lwp) -> bytes:
+    """The LWP's Linux user_regs_struct (cached while it stays host-stopped)."""
+    if lwp.regs is None:
+        host.ptrace(T.PTRACE_GETREGS, lwp.tid, 0, _b.regs_addr)
+        lwp.regs = bytes(host.ffi.buffer(_b.regs, 216))
+    return lwp.regs
+
+
+def setregs(lwp: Lwp, regs: bytes) -> None:
+    host.ffi.memmove(_b.regs, regs, 216)
+    host.ptrace(T.PTRACE_SETREGS, lwp.tid, 0, _b.regs_addr)
+    lwp.regs = bytes(regs)
+
+
+def getsiginfo(tid: int) -> bytes:
+    host.ptrace(T.PTRACE_GETSIGINFO, tid, 0, _b.siginfo_addr)
+    return bytes(host.ffi.buffer(_b.siginfo, 128))
+
+
+def setsiginfo(tid: int, info: bytes) -> None:
+    host.ffi.memmove(_b.siginfo, info, 128)
+    host.ptrace(T.PTRACE_SETSIGINFO, tid, 0, _b.siginfo_addr)
+
+
+def eventmsg(tid: int) -> int:
+    host.ptrace(T.PTRACE_GETEVENTMSG, tid, 0, _b.word_addr)
+    return _UQ.unpack(host.ffi.buffer(_b.word, 8))[0]
+
+
+def syscall_info(tid: int) -> tuple[int, int, tuple[int, ...], int, bool]:
+    """(op, nr, args, rval, is_error) of a syscall stop."""
+    host.ptrace(T.PTRACE_GET_SYSCALL_INFO, tid, 88, _b.scinfo_addr)
+    buf = host.ffi.buffer(_b.scinfo, 88)
+    op = buf[0][0] if isinstance(buf[0], bytes) else buf[0]
+    if op == T.PTRACE_SYSCALL_INFO_ENTRY:
+        nr, *args = _ENTRY.unpack_from(buf, 24)
+        return op, nr, tuple(args), 0, False
+    if op == T.PTRACE_SYSCALL_INFO_EXIT:
+        rval, is_error = _EXIT.unpack_from(buf, 24)
+        return op, -1, (), rval, bool(is_error)
+    return op, -1, (), 0, False
+
+
+def peekuser(tid: int, off: int) -> int:
+    return host.peek(T.PTRACE_PEEKUSER, tid, off) & _U64
+
+
+def pokeuser(tid: int, off: int, value: int) -> None:
+    host.ptrace(T.PTRACE_POKEUSER, tid, off, value & _U64)
+
+
+def resume(lwp: Lwp, sig: int, syscalls: bool) -> None:
+    """Let the host thread run: single-step, syscall-trace or continue, delivering `sig` (host)."""
+    if lwp.step:
+        req = T.PTRACE_SINGLESTEP
+    elif syscalls or lwp.sys_once:
+        req = T.PTRACE_SYSCALL
+    else:
+        req = T.PTRACE_CONT
+    host.ptrace(req, lwp.tid, 0, sig)
+    lwp.hstop = None
+    lwp.regs = None
+    lwp.fpregs = None
+    lwp.gen += 1
+
+
+def listen(lwp: Lwp) -> None:
+    host.ptrace(T.PTRACE_LISTEN, lwp.tid, 0, 0)
+    lwp.listening = True
+    lwp.regs = None
+
+
+def detach(lwp: Lwp, sig: int = 0) -> None:
+    try:
+        host.ptrace(T.PTRACE_DETACH, lwp.tid, 0, sig)
+    except OSError:
+        pass
+    lwp.hstop = None
+
+
+def wait_any() -> tuple[int, int] | None:
+    """One host wait event (tid, status) of any traced thread, or None."""
+    try:
+        tid, status = os.waitpid(-1, os.WNOHANG | _WALL)
+    except ChildProcessError:
+        return None
+    if tid == 0:
+        return None
+    return tid, status
+
+
+def in_syscall_regs(regs: bytes) -> tuple[bool, int]:
+    """(in a system call?, its number) from orig_rax (ARCHITECTURE item 4)."""
+    orig = struct.unpack_from("<q", regs, _ORIG_RAX)[0]
+    return orig >= 0, orig
+
+
+def tgkill(pid: int, tid: int, sig: int) -> None:
+    host.tgkill(pid, tid, sig)
+
