@@ -12,6 +12,7 @@ one and names it there, so children join the same procd.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import subprocess
@@ -20,8 +21,12 @@ import tempfile
 import threading
 
 from structs.codec import codec
+from structs.fields import memberof
+from structs.procfs import LWPSTATUS
 from structs.procfs_consts import PR_MODEL_LP64
 from structs.wire import REPLY, REQUEST, Op
+
+from . import procinfo, snapshot
 
 __all__ = ["ENV", "ProcFile", "open", "listdir", "waitid", "procd_status", "shutdown", "ProcdError"]
 
@@ -86,6 +91,23 @@ class _Session:
 
 
 _session = _Session()
+_PEND = memberof(LWPSTATUS["amd64"], "pr_lwppend")
+_HOLD = memberof(LWPSTATUS["amd64"], "pr_lwphold")
+_readers: dict[str, snapshot.Reader] = {}
+
+
+def _snapshots() -> snapshot.Reader | None:
+    """The procd's shared status snapshots, mapped once per procd."""
+    path = os.environ.get(ENV)
+    if not path:
+        return None
+    r = _readers.get(path)
+    if r is None:
+        try:
+            r = _readers[path] = snapshot.Reader(path)
+        except OSError:
+            return None
+    return r
 
 
 def _procd_path() -> str:
@@ -155,11 +177,27 @@ class ProcFile:
         self._pos = 0
         self._lock = threading.Lock()
         try:
-            self.id, self._token = _request(self._sock, Op.OPEN, flags, model, payload=path.encode())
+            self.id, reply = _request(self._sock, Op.OPEN, flags, model, payload=path.encode())
         except BaseException:
             self._sock.close()
             raise
+        self._token = reply[:16]
         self.closed = False
+        self._slot = -1
+        self._mem: int | None = None
+        self._sigfd: int | None = None
+        parts = [p for p in path.split("/") if p and p != "proc"]
+        if len(reply) >= 24 and model == PR_MODEL_LP64:
+            # lwpstatus: read the published snapshot while the LWP is stopped (no round trip).
+            self._slot = int.from_bytes(reply[16:20], "little", signed=True)
+            self._pid, self._tid = int(parts[0]), int.from_bytes(reply[20:24], "little")
+        elif parts[-1] == "as":
+            # procd has checked access: the address space is read from the host directly.
+            try:
+                acc = flags & os.O_ACCMODE
+                self._mem = os.open(f"/proc/{parts[0]}/mem", os.O_RDWR if acc != os.O_RDONLY else os.O_RDONLY)
+            except OSError:
+                self._mem = None
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -188,7 +226,43 @@ class ProcFile:
 
     def pread(self, size: int, offset: int) -> bytes:
         """Read up to `size` bytes at `offset` (a status file's snapshot, or the address space)."""
+        if self._mem is not None:
+            return self._mem_read(size, offset)
+        if self._slot >= 0:
+            snap = _snapshots()
+            data = snap.read(self._slot) if snap is not None else None
+            sets = self._thread_sets() if data is not None else None
+            if sets is not None:
+                buf = bytearray(data)
+                buf[_PEND[0]:_PEND[0] + _PEND[1]] = sets[0]
+                buf[_HOLD[0]:_HOLD[0] + _HOLD[1]] = sets[1]
+                return bytes(buf[offset:offset + max(size, 0)])
         return self._call(Op.READ, offset, size)[1]
+
+    def _thread_sets(self) -> tuple[bytes, bytes] | None:
+        """The thread's pending and held sets (Solaris), straight from the host's /proc."""
+        try:
+            if self._sigfd is None:
+                self._sigfd = os.open(f"/proc/{self._pid}/task/{self._tid}/status", os.O_RDONLY)
+            text = os.pread(self._sigfd, 8192, 0)
+            i = text.index(b"SigPnd:") + 7
+            j = text.index(b"SigBlk:") + 7
+            return (procinfo.sigset_bytes(int(text[i:text.index(b"\n", i)], 16)),
+                    procinfo.sigset_bytes(int(text[j:text.index(b"\n", j)], 16)))
+        except (OSError, ValueError):
+            return None
+
+    def _mem_read(self, size: int, offset: int) -> bytes:
+        if self.closed:
+            raise ValueError("I/O operation on closed /proc file")
+        try:
+            return os.pread(self._mem, size, offset)
+        except OSError as e:
+            if e.errno in (errno.EIO, errno.EFAULT):
+                return b""  # a read at an unmapped start is end-of-file, as on Solaris
+            if e.errno == errno.ESRCH:
+                raise OSError(errno.ENOENT, "process has exited") from None
+            raise
 
     def pwrite(self, data: bytes, offset: int, timeout: float | None = None) -> int:
         """Write at `offset`; for ctl/lwpctl, a sequence of control messages (offset ignored).
@@ -196,6 +270,15 @@ class ProcFile:
         `timeout` (seconds) bounds a blocking message (PCWSTOP): on expiry socket.timeout is
         raised and procd abandons the wait when this channel's next request arrives or it closes.
         """
+        if self._mem is not None:
+            if self.closed:
+                raise ValueError("I/O operation on closed /proc file")
+            try:
+                return os.pwrite(self._mem, data, offset)
+            except OSError as e:
+                if e.errno == errno.ESRCH:
+                    raise OSError(errno.ENOENT, "process has exited") from None
+                raise OSError(errno.EIO, "unmapped address") from None
         return self._call(Op.WRITE, offset, payload=bytes(data), timeout=timeout)[0]
 
     def read(self, size: int = -1) -> bytes:
@@ -221,6 +304,9 @@ class ProcFile:
         self.closed = True
         if self._chan is not None and self._chan_pid == os.getpid():
             self._chan.close()
+        for fd in (self._mem, self._sigfd):
+            if fd is not None:
+                os.close(fd)
         self._sock.close()
 
     def __enter__(self) -> "ProcFile":

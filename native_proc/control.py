@@ -288,4 +288,8 @@ HANDLERS: dict[int, Callable[..., Any]] = {
 def execute(e: Any, of: Any, proc: Proc, lwp: Lwp | None, code: int, operand: Any):
     """Run one message; returns a Wait when it blocks."""
     handler = HANDLERS.get(code, _unsupported)
-    return handler(e, of, proc, lwp, operand)
+    try:
+        return handler(e, of, proc, lwp, operand)
+    finally:
+        # Whatever the message changed shows in the next status read.
+        e.touch(proc)

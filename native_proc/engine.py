@@ -22,7 +22,7 @@ from structs.ptrace_consts import PTRACE_EVENT, PTRACE_SYSCALL_INFO
 from structs.signals import LTOS, STOL
 from structs.wire import Op
 
-from . import control, procinfo, status, tracing
+from . import control, procinfo, snapshot, status, tracing
 from .lwp import HostStop, Lwp, Proc
 
 _SIGTRAP, _SIGKILL, _SIGSTOP = 5, 9, 19
@@ -152,6 +152,8 @@ class Engine:
         self.next_id = 1
         self.early: dict[int, int] = {}  # host stops of threads not yet known (a new clone)
         self.release_later: set[int] = set()  # fork children without PR_FORK, not yet stopped
+        self.snap = snapshot.Publisher(procd.path)
+        self.dirty: set[Lwp] = set()  # LWPs whose published snapshot may be out of date
 
     # -- request dispatch --------------------------------------------------------------------
 
@@ -199,7 +201,14 @@ class Engine:
         of.conns.add(conn)
         conn.file = of
         conn.owner = True
-        return of.id, of.token
+        extra = b""
+        if kind == "lwpstatus":
+            lwp = proc.lwps[lwpid]
+            if lwp.slot is None:
+                lwp.slot = self.snap.alloc()
+                self.dirty.add(lwp)
+            extra = lwp.slot.to_bytes(4, "little", signed=True) + lwp.tid.to_bytes(4, "little")
+        return of.id, of.token + extra
 
     def _op_bind(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
         of = self.tokens.get(payload)
@@ -380,6 +389,37 @@ class Engine:
     def _clear_debugregs(self, lwp: Lwp) -> None:
         pass  # watchpoints are not armed yet in this version
 
+    # -- status snapshots ---------------------------------------------------------------------
+
+    def touch(self, proc: Proc, lwp: Lwp | None = None) -> None:
+        """What the status of these LWPs says may have changed: republish before the next reply."""
+        if lwp is not None:
+            self.dirty.add(lwp)
+        else:
+            self.dirty.update(proc.lwps.values())
+
+    def flush(self) -> None:
+        """Publish stopped LWPs' status, invalidate the others (called before every reply)."""
+        if not self.dirty:
+            return
+        dirty, self.dirty = self.dirty, set()
+        for lwp in dirty:
+            if lwp.slot is None or lwp.slot < 0:
+                continue
+            if lwp.why and lwp.hstop is not None and not lwp.listening and lwp.lwpid in lwp.proc.lwps:
+                try:
+                    st = status.lwpstatus(lwp, "amd64", sets=False)
+                    self.snap.publish(lwp.slot, lwp.gen, status.encode_lwpstatus(st, "amd64"))
+                    continue
+                except OSError:
+                    pass
+            self.snap.invalidate(lwp.slot, lwp.gen)
+
+    def _resume(self, lwp: Lwp, sig: int) -> None:
+        if lwp.slot is not None:
+            self.snap.invalidate(lwp.slot, lwp.gen + 1)  # before anyone can be told it runs
+        tracing.resume(lwp, sig, bool(lwp.proc.sysentry or lwp.proc.sysexit))
+
     # -- stops and waits ----------------------------------------------------------------------
 
     def stop_lwp(self, lwp: Lwp, why: int, what: int) -> None:
@@ -389,6 +429,7 @@ class Engine:
         lwp.dstop = False
         lwp.step = False
         lwp.gen += 1
+        self.dirty.add(lwp)
         proc = lwp.proc
         if lwp.istop and why != PR_WHY.PR_REQUESTED and not (proc.flags & 0x800000):  # PR_ASYNC
             for other in proc.lwps.values():
@@ -401,6 +442,7 @@ class Engine:
         if lwp.istop:
             return
         lwp.dstop = True
+        self.dirty.add(lwp)
         if lwp.hstop is None:
             try:
                 tracing.interrupt(lwp.tid)
@@ -456,6 +498,9 @@ class Engine:
         lwp.why = lwp.what = 0
         lwp.istop = lwp.dstop = False
         lwp.gen += 1
+        self.dirty.add(lwp)
+        if lwp.slot is not None:
+            self.snap.invalidate(lwp.slot, lwp.gen)
         proc = lwp.proc
         if lwp.hstop is None:
             return
@@ -491,7 +536,7 @@ class Engine:
             tracing.setregs(lwp, bytes(regs))
         lwp.abort = False
         try:
-            tracing.resume(lwp, sig, bool(proc.sysentry or proc.sysexit))
+            self._resume(lwp, sig)
         except OSError as ex:
             if ex.errno != errno.ESRCH:
                 raise
@@ -608,7 +653,7 @@ class Engine:
             return
         # Untraced: delivered as if procd were not there.
         lwp.deferred_sig = 0
-        tracing.resume(lwp, sig, bool(proc.sysentry or proc.sysexit))
+        self._resume(lwp, sig)
 
     def _ptrace_event(self, lwp: Lwp, event: int) -> None:
         proc = lwp.proc
@@ -627,6 +672,10 @@ class Engine:
             for other in list(proc.lwps.values()):
                 if other is not lwp:
                     self.tids.pop(other.tid, None)
+                    if other.slot is not None:
+                        self.snap.release(other.slot)
+                        other.slot = None
+                    self.dirty.discard(other)
             if former != lwp.tid:
                 self.tids.pop(former, None)
             proc.lwps.clear()
@@ -669,6 +718,10 @@ class Engine:
         proc = lwp.proc
         self.tids.pop(lwp.tid, None)
         proc.lwps.pop(lwp.lwpid, None)
+        if lwp.slot is not None:
+            self.snap.release(lwp.slot)
+            lwp.slot = None
+        self.dirty.discard(lwp)
         if lwp.tid == proc.pid or not proc.lwps:
             proc.exited = True
             proc.exit_status = st

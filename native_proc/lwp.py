@@ -23,7 +23,7 @@ class HostStop(Enum):
     INTERRUPT = "interrupt"
 
 
-@dataclass
+@dataclass(eq=False)  # identity: LWPs live in sets
 class Lwp:
     tid: int
     lwpid: int
@@ -59,6 +59,7 @@ class Lwp:
     gen: int = 0  # bumped whenever the LWP is resumed or its state changes
     waiters: list[Any] = field(default_factory=list)
     internal_stops: int = 0  # INTERRUPTs procd sent for its own purposes (watchpoints)
+    slot: int | None = None  # shared-memory status snapshot slot (snapshot.Publisher)
 
     @property
     def stopped(self) -> bool:
@@ -73,7 +74,7 @@ class WatchArea:
     wflags: int
 
 
-@dataclass
+@dataclass(eq=False)
 class Proc:
     pid: int
     dmodel: int  # PR_MODEL_LP64 / PR_MODEL_ILP32

@@ -136,6 +136,8 @@ class Procd:
             self._reply(c, seq, err, value, data)
 
     def _reply(self, c: Conn, seq: int, err: int, value: int = 0, data: bytes = b"") -> None:
+        # Published status must be current before a client can act on this answer.
+        self.engine.flush()
         try:
             c.sock.send(_REP.pack(seq, err, value) + data)
         except OSError:
@@ -173,7 +175,9 @@ class Procd:
                 key.data(key.fileobj)
             self.engine.run_timers()
             self.engine.reap()
+            self.engine.flush()
         self.engine.release_all()
+        self.engine.snap.close()
         try:
             os.unlink(self.path)
         except OSError:

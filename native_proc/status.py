@@ -85,8 +85,15 @@ def lwp_flags(lwp: Lwp) -> int:
     return int(f) | (lwp.proc.flags & _MODE_MASK)
 
 
-def lwpstatus(lwp: Lwp, model: str) -> dict[str, Any]:
-    """The lwpstatus_t of an LWP as a dict for `model`'s codec."""
+def encode_lwpstatus(st: dict[str, Any], model: str) -> bytes:
+    return codec(S.LWPSTATUS[model]).encode(st)
+
+
+def lwpstatus(lwp: Lwp, model: str, sets: bool = True) -> dict[str, Any]:
+    """The lwpstatus_t of an LWP as a dict for `model`'s codec.
+
+    `sets=False` leaves the pending and held signal sets empty (a published snapshot: readers
+    fill them from the host themselves, as they change without procd seeing it)."""
     c = codec(S.LWPSTATUS[model])
     st = c.decode(bytes(c.size))
     st["pr_flags"] = lwp_flags(lwp)
@@ -100,12 +107,13 @@ def lwpstatus(lwp: Lwp, model: str) -> dict[str, Any]:
     st["pr_clname"] = b"TS"
     now = time.time()
     st["pr_tstamp"] = {"tv_sec": int(now), "tv_nsec": int(now % 1 * 1e9)}
-    try:
-        sets = procinfo.sigsets(lwp.proc.pid, lwp.tid)
-        st["pr_lwppend"] = {"__sigbits": sets["lwppend"]}
-        st["pr_lwphold"] = {"__sigbits": sets["hold"]}
-    except OSError:
-        pass
+    if sets:
+        try:
+            ss = procinfo.sigsets(lwp.proc.pid, lwp.tid)
+            st["pr_lwppend"] = {"__sigbits": ss["lwppend"]}
+            st["pr_lwphold"] = {"__sigbits": ss["hold"]}
+        except OSError:
+            pass
     if lwp.hstop is not None and not lwp.listening:
         regs = tracing.getregs(lwp)
         g = gregs.to_gregs(regs)

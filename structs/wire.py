@@ -43,3 +43,17 @@ class Op(IntEnum):
     STATUS = 8  # -> payload=text: what this procd controls (for `native-proc status`)
     SHUTDOWN = 9  # release everything (run-on-last-close semantics) and exit
     TIDMAP = 10  # a=host tid -> value=(pid << 32) | lwpid; a<0: b=pid, c=lwpid -> value=host tid
+
+
+# Status snapshots procd publishes in shared memory (ARCHITECTURE item 19): one slot per LWP,
+# a seqlock header then the LWP's amd64 lwpstatus_t.  `seq` is odd while procd writes the slot;
+# a reader that sees the same even `seq` before and after copying has a consistent snapshot.
+SNAPSHOT_HEADER = struct(
+    ("seq", _m.uint64),
+    ("gen", _m.uint64),  # the LWP's generation: bumped whenever it runs or its state changes
+    ("valid", _m.uint32),  # 1 while the LWP sits stopped and the data is current
+    ("length", _m.uint32),
+    size=24,
+)
+SNAPSHOT_SLOT_SIZE = 1344  # header + amd64 lwpstatus_t (1296), rounded to 64
+SNAPSHOT_SLOTS = 4096

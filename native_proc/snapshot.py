@@ -1,0 +1,103 @@
+"""Stopped LWPs' status, published by procd in shared memory so a read costs no round trip.
+
+procd owns a file of SNAPSHOT_SLOTS slots (structs.wire) next to its socket; each controlled LWP
+has a slot.  While an LWP sits stopped, its slot holds its amd64 lwpstatus_t and valid=1; the
+moment anything resumes it or changes what its status says, procd rewrites or invalidates the
+slot.  Writers and readers follow a seqlock: `seq` odd while writing.  Readers map the file
+read-only; a slot they cannot use (invalid, or written under them twice) means "ask procd".
+
+The pending and held signal sets are not in the snapshot: they change without procd seeing it
+(a signal queued to a stopped LWP), so the reader fills them from the host's /proc itself.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+
+from structs.codec import codec
+from structs.wire import SNAPSHOT_HEADER, SNAPSHOT_SLOT_SIZE, SNAPSHOT_SLOTS
+
+_HDR = codec(SNAPSHOT_HEADER).struct
+_HSIZE = _HDR.size
+_SIZE = SNAPSHOT_SLOT_SIZE * SNAPSHOT_SLOTS
+
+
+def path_for(socket_path: str) -> str:
+    return os.path.join(os.path.dirname(socket_path), "snapshots")
+
+
+class Publisher:
+    """procd's side: owns the file, hands out slots, writes and invalidates them."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.path = path_for(socket_path)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.ftruncate(fd, _SIZE)
+            self.mm = mmap.mmap(fd, _SIZE)
+        finally:
+            os.close(fd)
+        self.free = list(range(SNAPSHOT_SLOTS - 1, -1, -1))
+        self.seqs = [0] * SNAPSHOT_SLOTS
+
+    def alloc(self) -> int:
+        """A slot for a new LWP, or -1 when all are taken (its reads then go through procd)."""
+        return self.free.pop() if self.free else -1
+
+    def release(self, slot: int) -> None:
+        if slot >= 0:
+            self.invalidate(slot, 0)
+            self.free.append(slot)
+
+    def publish(self, slot: int, gen: int, data: bytes) -> None:
+        if slot < 0:
+            return
+        off = slot * SNAPSHOT_SLOT_SIZE
+        seq = self.seqs[slot] + 1
+        _HDR.pack_into(self.mm, off, seq, gen, 0, 0)  # odd: being written
+        self.mm[off + _HSIZE: off + _HSIZE + len(data)] = data
+        seq += 1
+        _HDR.pack_into(self.mm, off, seq, gen, 1, len(data))
+        self.seqs[slot] = seq
+
+    def invalidate(self, slot: int, gen: int) -> None:
+        if slot < 0:
+            return
+        off = slot * SNAPSHOT_SLOT_SIZE
+        seq = self.seqs[slot] + 2
+        _HDR.pack_into(self.mm, off, seq, gen, 0, 0)
+        self.seqs[slot] = seq
+
+    def close(self) -> None:
+        self.mm.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+class Reader:
+    """A client's read-only view of procd's snapshots."""
+
+    def __init__(self, socket_path: str) -> None:
+        fd = os.open(path_for(socket_path), os.O_RDONLY)
+        try:
+            self.mm = mmap.mmap(fd, _SIZE, prot=mmap.PROT_READ)
+        finally:
+            os.close(fd)
+
+    def read(self, slot: int) -> bytes | None:
+        """The slot's lwpstatus_t bytes if the LWP is stopped and the copy is consistent."""
+        off = slot * SNAPSHOT_SLOT_SIZE
+        mm, unpack_from = self.mm, _HDR.unpack_from
+        for _ in range(3):
+            seq, _gen, valid, length = unpack_from(mm, off)
+            if seq & 1:
+                continue
+            if not valid:
+                return None
+            data = mm[off + _HSIZE: off + _HSIZE + length]
+            if unpack_from(mm, off)[0] == seq:
+                return data
+        return None
