@@ -6,7 +6,7 @@ import importlib
 import os
 import sys
 
-MODULES = ["bench.codec"]
+MODULES = ["bench.codec", "bench.procfs"]
 
 
 def main() -> int:

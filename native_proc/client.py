@@ -27,6 +27,7 @@ from structs.procfs_consts import PR_MODEL_LP64
 from structs.wire import REPLY, REQUEST, Op
 
 from . import procinfo, snapshot
+from . import wait as _wait
 
 __all__ = ["ENV", "ProcFile", "open", "listdir", "waitid", "procd_status", "shutdown", "ProcdError"]
 
@@ -337,12 +338,16 @@ def listdir(path: str) -> list[str]:
 
 
 def waitid(idtype: int, id: int, options: int, timeout: float | None = None) -> bytes | None:
-    """Solaris-style waitid for the caller's children: host exits/stops, and (PR_PTRACE) /proc
-    stops reported as CLD_TRAPPED.  Returns the Solaris amd64 siginfo_t, or None for WNOHANG
-    with nothing to report."""
-    with _session.lock:
-        _, data = _request(_session.get(), Op.WAITID, idtype, id, options, timeout=timeout)
-    return data or None
+    """Solaris waitid for the caller's children (Solaris idtype, options and numbering): the
+    host's exits and job-control stops, and (WTRAPPED) the /proc stops of PR_PTRACE children as
+    CLD_TRAPPED.  Returns a Solaris amd64 siginfo_t, or None for WNOHANG with nothing to report;
+    raises ChildProcessError when there is no such child, TimeoutError after `timeout` seconds."""
+
+    def ask(idt: int, i: int, opts: int, t: float | None) -> bytes:
+        with _session.lock:
+            return _request(_session.get(), Op.WAITID, idt, i, opts, timeout=t)[1]
+
+    return _wait.waitid(ask, idtype, id, options, timeout)
 
 
 def procd_status() -> str:

@@ -12,13 +12,18 @@ import os
 import time
 from typing import Any, Callable
 
-from structs.procfs_consts import PC, PCRUN_VALID, PCSET_MODES, PCX, PR_WHY, PCRUN_FLAGS as RF
+from structs.procfs_consts import PC, PCRUN_VALID, PCSET_MODES, PCX, PR_WHY
+from structs.procfs_consts import PCRUN_FLAGS as RF
 from structs.signals import SOLARIS_NSIG, STOL
 
 from . import gregs, status, tracing
 from .lwp import HostStop, Lwp, Proc
 
 _SIGKILL_S = 9
+# Plain ints: flag-enum arithmetic costs microseconds on the per-stop path.
+_PRCSIG, _PRCFAULT, _PRSTEP = int(RF.PRCSIG), int(RF.PRCFAULT), int(RF.PRSTEP)
+_PRSABORT, _PRSTOP = int(RF.PRSABORT), int(RF.PRSTOP)
+_PCRUN_VALID, _PCSET_MODES = int(PCRUN_VALID), int(PCSET_MODES)
 _ALL_SIGS = (1 << (SOLARIS_NSIG - 1)) - 1
 
 
@@ -79,20 +84,20 @@ def pcrun(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -> None:
     target = _one(proc, lwp)
     if not (target.istop or target.dstop):
         raise OSError(errno.EBUSY, "not stopped")
-    if flags & ~PCRUN_VALID:
+    if flags & ~_PCRUN_VALID:
         raise OSError(errno.EINVAL, "unknown PCRUN flags")
-    if flags & RF.PRCSIG and target.cursig != _SIGKILL_S:
+    if flags & _PRCSIG and target.cursig != _SIGKILL_S:
         target.cursig, target.curinfo = 0, b""
         target.deferred_sig = 0
-    if flags & RF.PRCFAULT:
+    if flags & _PRCFAULT:
         target.curfault, target.faultinfo = 0, b""
-    if flags & RF.PRSTEP:
+    if flags & _PRSTEP:
         target.step = True
-    if flags & RF.PRSABORT:
+    if flags & _PRSABORT:
         target.abort = True
-    single = lwp is not None or flags & (RF.PRSTEP | RF.PRSTOP)
+    single = lwp is not None or flags & (_PRSTEP | _PRSTOP)
     if single:
-        _run_one(e, target, bool(flags & RF.PRSTOP))
+        _run_one(e, target, bool(flags & _PRSTOP))
         return None
     # Whole process: the representative's event is consumed; if another LWP still shows an
     # event of interest the process stays stopped showing it, else everything runs.
@@ -186,20 +191,32 @@ def _sysset(s: dict) -> int:
     return sum(w << (32 * i) for i, w in enumerate(s["word"]))
 
 
+def _syscall_sets_changed(e: Any, proc: Proc, was_tracing: bool) -> None:
+    # Running LWPs were resumed with PTRACE_CONT (or not at all, just seized): bring them
+    # through an unseen stop so they go on under PTRACE_SYSCALL, or back to CONT.
+    if was_tracing != bool(proc.sysentry or proc.sysexit):
+        for l in proc.lwps.values():
+            e.kick(l)
+
+
 def pcsentry(e: Any, of: Any, proc: Proc, lwp: Lwp | None, s: dict) -> None:
     e.seize(proc)
+    was = bool(proc.sysentry or proc.sysexit)
     proc.sysentry = _sysset(s)
+    _syscall_sets_changed(e, proc, was)
     return None
 
 
 def pcsexit(e: Any, of: Any, proc: Proc, lwp: Lwp | None, s: dict) -> None:
     e.seize(proc)
+    was = bool(proc.sysentry or proc.sysexit)
     proc.sysexit = _sysset(s)
+    _syscall_sets_changed(e, proc, was)
     return None
 
 
 def pcset(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -> None:
-    if flags & ~PCSET_MODES:
+    if flags & ~_PCSET_MODES:
         raise OSError(errno.EINVAL, "unknown mode flags")
     e.seize(proc)
     proc.flags |= flags
@@ -207,7 +224,7 @@ def pcset(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -> None:
 
 
 def pcunset(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -> None:
-    if flags & ~PCSET_MODES:
+    if flags & ~_PCSET_MODES:
         raise OSError(errno.EINVAL, "unknown mode flags")
     proc.flags &= ~flags
     return None

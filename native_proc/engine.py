@@ -17,12 +17,12 @@ from typing import Any, Callable
 
 from structs.ctl import decode_ctl
 from structs.faults import FLT, FLT_SOLARIS_SIGNAL, HWBKPT_FAULT, host_fault
-from structs.procfs_consts import PR_MODEL_ILP32, PR_MODEL_LP64, PR_WHY
+from structs.procfs_consts import PR_MODEL_ILP32, PR_MODEL_LP64, PR_WHY, SOLARIS_P, SOLARIS_W
 from structs.ptrace_consts import PTRACE_EVENT, PTRACE_SYSCALL_INFO
 from structs.signals import LTOS, STOL
 from structs.wire import Op
 
-from . import control, procinfo, snapshot, status, tracing
+from . import control, procinfo, snapshot, status, tracing, wait
 from .lwp import HostStop, Lwp, Proc
 
 _SIGTRAP, _SIGKILL, _SIGSTOP = 5, 9, 19
@@ -153,6 +153,7 @@ class Engine:
         self.early: dict[int, int] = {}  # host stops of threads not yet known (a new clone)
         self.release_later: set[int] = set()  # fork children without PR_FORK, not yet stopped
         self.snap = snapshot.Publisher(procd.path)
+        self.waiters: dict[Pending, tuple[int, int, int, int]] = {}  # blocked native waitids
         self.dirty: set[Lwp] = set()  # LWPs whose published snapshot may be out of date
 
     # -- request dispatch --------------------------------------------------------------------
@@ -286,8 +287,49 @@ class Engine:
             raise OSError(errno.ESRCH, "no such lwp")
         return proc.lwps[lwpid].tid, b""
 
-    def _op_waitid(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
-        raise OSError(errno.ENOSYS, "native waitid is not implemented yet")
+    def _op_waitid(self, conn: Any, idtype: int, id: int, options: int,
+                   payload: bytes) -> tuple[int, bytes] | Pending:
+        """CLD_TRAPPED reports of the caller's PR_PTRACE children (the client asks the host for
+        the rest).  Blocking: answers with the report, or empty when a child exits (look again)."""
+        wait.check_args(idtype, options)
+        got = self._take_report(conn.pid, idtype, id, options)
+        if got is not None or options & SOLARIS_W.WNOHANG:
+            return 0, got or b""
+        entry = (conn.pid, idtype, id, options)
+        pending = Pending(lambda p: None, lambda p: self.waiters.pop(p, None))
+        self.waiters[pending] = entry
+        return pending
+
+    def _take_report(self, caller: int, idtype: int, id: int, options: int) -> bytes | None:
+        for proc in self.procs.values():
+            if proc.trap_state != 1:
+                continue
+            pgid = procinfo.ids(proc.pid)[1] if idtype == SOLARIS_P.P_PGID else 0
+            if wait.matches(proc, caller, idtype, id, pgid):
+                if not options & SOLARIS_W.WNOWAIT:
+                    proc.trap_state = 2
+                return wait.siginfo_chld(proc.pid, 0, 4, proc.trap_status)
+        return None
+
+    def _report(self, proc: Proc) -> None:
+        """A PR_PTRACE process may have become wholly stopped (report it once) or gone."""
+        if proc.exited:
+            for p, (caller, idtype, id, options) in list(self.waiters.items()):
+                if caller == proc.parent:
+                    del self.waiters[p]
+                    p.complete(0, 1, b"")  # the parent looks at the host's waitid again
+            return
+        st = wait.trap_status(proc)
+        if st is None:
+            proc.trap_state = 0
+            return
+        if proc.trap_state == 0:
+            proc.trap_state, proc.trap_status = 1, st
+        for p, (caller, idtype, id, options) in list(self.waiters.items()):
+            got = self._take_report(caller, idtype, id, options)
+            if got is not None:
+                del self.waiters[p]
+                p.complete(0, 0, got)
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -303,7 +345,7 @@ class Engine:
             raise OSError(errno.ENOENT, f"no process {pid}") from None
         if _is_zombie(pid):
             raise OSError(errno.ENOENT, f"process {pid} is a zombie")
-        p = Proc(pid=pid, dmodel=model)
+        p = Proc(pid=pid, dmodel=model, parent=procinfo.ids(pid)[0])
         for tid in [pid] + [t for t in tids if t != pid]:
             self.tids[tid] = p.add_lwp(tid)
         self.procs[pid] = p
@@ -451,6 +493,15 @@ class Engine:
         elif not lwp.listening:
             self.stop_lwp(lwp, PR_WHY.PR_REQUESTED, 0)
 
+    def kick(self, lwp: Lwp) -> None:
+        """Interrupt a running LWP for procd's own purposes; its stop is never seen through /proc
+        (an interrupt stop without a stop directive is simply resumed, with the current mode)."""
+        if lwp.hstop is None:
+            try:
+                tracing.interrupt(lwp.tid)
+            except OSError:
+                pass
+
     def wait_satisfied(self, w: Wait) -> bool:
         if w.proc.exited:
             raise OSError(errno.ENOENT, "process has exited")
@@ -461,6 +512,8 @@ class Engine:
         return all(l.istop for l in w.proc.lwps.values())
 
     def wake(self, proc: Proc) -> None:
+        if proc.flags & 0x4000000 or proc.exited:  # PR_PTRACE
+            self._report(proc)
         for cw in [cw for cw in self.waits if cw.wait is not None and cw.wait.proc is proc]:
             try:
                 ok = self.wait_satisfied(cw.wait)
@@ -502,6 +555,7 @@ class Engine:
         if lwp.slot is not None:
             self.snap.invalidate(lwp.slot, lwp.gen)
         proc = lwp.proc
+        proc.trap_state = 0
         if lwp.hstop is None:
             return
         if lwp.curfault:

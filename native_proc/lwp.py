@@ -91,7 +91,8 @@ class Proc:
     writers: int = 0  # open writable descriptors (for last-close)
     excl: bool = False
     waiters: list[Any] = field(default_factory=list)  # PCWSTOP on ctl
-    ptrace_report: int = 0  # pending CLD_TRAPPED status for the parent's native waitid
+    trap_state: int = 0  # PR_PTRACE: 0 running, 1 stop to report to the parent, 2 reported
+    trap_status: int = 0  # the CLD_TRAPPED si_status of that stop
     parent: int = 0
     exited: bool = False
     exit_status: int = 0

@@ -19,12 +19,14 @@ import socket
 import struct
 import sys
 import time
+import traceback
 from typing import Callable
 
 from structs.codec import codec
 from structs.wire import REPLY, REQUEST
 
 from .engine import Engine, Pending
+from .guardian import Guardian
 
 _REQ = codec(REQUEST).struct
 _REP = codec(REPLY).struct
@@ -69,6 +71,7 @@ class Procd:
         self.conns: dict[int, Conn] = {}
         self.ever_had_client = False
         self.stopping = False
+        self.guardian = Guardian()  # disarms debug registers if procd dies (guardian.py)
         self.engine = Engine(self)
 
     # -- host events -------------------------------------------------------------------
@@ -122,6 +125,10 @@ class Procd:
         except OSError as e:
             self._reply(c, seq, e.errno or errno.EIO)
             return
+        except Exception:  # noqa: BLE001 - bad input must never kill procd: log it, answer EIO
+            _log_exception(f"request op={op} from pid {c.pid}")
+            self._reply(c, seq, errno.EIO)
+            return
         if isinstance(result, Pending):
             result.bind(lambda err, value=0, data=b"", c=c, seq=seq: self._complete(c, seq, err, value, data))
             c.pending = result
@@ -161,6 +168,7 @@ class Procd:
         self.engine.timers.append((time.monotonic() + delay, fn))
 
     def run(self, ready_fd: int | None) -> None:
+        self.guardian.start()
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -172,16 +180,31 @@ class Procd:
         while not self.stopping:
             timeout = self.engine.next_timeout()
             for key, _ in self.sel.select(timeout):
-                key.data(key.fileobj)
-            self.engine.run_timers()
-            self.engine.reap()
-            self.engine.flush()
-        self.engine.release_all()
+                _guarded(key.data, key.fileobj)
+            _guarded(self.engine.run_timers)
+            _guarded(self.engine.reap)
+            _guarded(self.engine.flush)
+        _guarded(self.engine.release_all)
+        self.guardian.close()
         self.engine.snap.close()
         try:
             os.unlink(self.path)
         except OSError:
             pass
+
+
+def _log_exception(what: str) -> None:
+    print(f"procd: unexpected error in {what}:", file=sys.stderr)
+    traceback.print_exc()
+    sys.stderr.flush()
+
+
+def _guarded(fn: Callable[..., None], *args: object) -> None:
+    """Run one event handler; an unexpected exception is logged, and procd serves on."""
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001
+        _log_exception(getattr(fn, "__qualname__", repr(fn)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,9 @@ _SIGTRAP = 5
 _FAULT_SIGNALS = frozenset({4, 5, 7, 8, 11})  # SIGILL SIGTRAP SIGBUS SIGFPE SIGSEGV (Linux)
 _SI_KERNEL = 0x80
 _TRAP_BRKPT = 1
-_PR_ISTOP_FLAGS = PR_FLAGS.PR_STOPPED | PR_FLAGS.PR_ISTOP
+# Plain ints: flag-enum arithmetic costs microseconds on the per-stop path.
+_STOPPED, _ISTOP, _DSTOP = int(PR_FLAGS.PR_STOPPED), int(PR_FLAGS.PR_ISTOP), int(PR_FLAGS.PR_DSTOP)
+_STEP, _PCINVAL = int(PR_FLAGS.PR_STEP), int(PR_FLAGS.PR_PCINVAL)
 _MODE_MASK = 0x0FF00000
 
 
@@ -73,16 +75,16 @@ def _fltset(mask: int) -> dict:
 def lwp_flags(lwp: Lwp) -> int:
     f = 0
     if lwp.why:
-        f |= PR_FLAGS.PR_STOPPED
+        f |= _STOPPED
         if lwp.istop:
-            f |= PR_FLAGS.PR_ISTOP
+            f |= _ISTOP
     if lwp.dstop and not lwp.istop:
-        f |= PR_FLAGS.PR_DSTOP
+        f |= _DSTOP
     if lwp.step:
-        f |= PR_FLAGS.PR_STEP
+        f |= _STEP
     if not lwp.why:
-        f |= PR_FLAGS.PR_PCINVAL
-    return int(f) | (lwp.proc.flags & _MODE_MASK)
+        f |= _PCINVAL
+    return f | (lwp.proc.flags & _MODE_MASK)
 
 
 def encode_lwpstatus(st: dict[str, Any], model: str) -> bytes:
@@ -134,7 +136,7 @@ def lwpstatus(lwp: Lwp, model: str, sets: bool = True) -> dict[str, Any]:
                 st["pr_errno"] = -lwp.rval
             else:
                 st["pr_rval1"] = _wrap(lwp.rval, model)
-        st["pr_flags"] &= ~PR_FLAGS.PR_PCINVAL
+        st["pr_flags"] &= ~_PCINVAL
     return st
 
 

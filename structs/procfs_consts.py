@@ -269,6 +269,32 @@ def set_position(kind: str, member: int) -> tuple[int, int]:
     return n // SET_WORD_BITS, n % SET_WORD_BITS
 
 
+class SOLARIS_W(IntFlag):
+    """Solaris waitid(2) options (illumos usr/src/uts/common/sys/wait.h)."""
+
+    WEXITED = 0o001
+    WTRAPPED = 0o002  # report /proc (PR_PTRACE) stops: CLD_TRAPPED
+    WSTOPPED = 0o004  # = WUNTRACED
+    WCONTINUED = 0o010
+    WNOHANG = 0o100
+    WNOWAIT = 0o200
+
+
+class SOLARIS_P(IntEnum):
+    """Solaris idtype_t (illumos usr/src/uts/common/sys/procset.h), the ones waitid takes."""
+
+    P_PID = 0
+    P_PPID = 1
+    P_PGID = 2
+    P_SID = 3
+    P_CID = 4
+    P_UID = 5
+    P_GID = 6
+    P_ALL = 7
+
+
+__all__ += ["SOLARIS_W", "SOLARIS_P"]
+
 # Every member above is also a module-level name (`from structs.procfs_consts import PCRUN,
 # PR_STOPPED, WA_TRAPAFTER`), as the C headers spell them.
 for _enum in (PC, PCX, PCX_SYSCALL_FLAGS, PCRUN_FLAGS, PR_FLAGS, PR_WHY, PR_MODEL, WA, MA):

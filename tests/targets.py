@@ -26,3 +26,32 @@ int main(int argc, char **argv) {
     }
 }
 """
+
+# Multi-process and multi-thread behaviour.  Prints "ready" and then, by mode:
+#   threads: two spinning threads (3 LWPs)        late-thread: a second thread after 0.3 s
+#   fork: forks a child after 0.3 s that spins     exec: execs "/bin/sleep 5" after 0.3 s
+LIFE = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+volatile long spins;
+static void *spin(void *a) { (void)a; for (;;) spins++; return 0; }
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "threads";
+    pthread_t t;
+    printf("ready\n");
+    fflush(stdout);
+    if (!strcmp(mode, "threads")) { pthread_create(&t, 0, spin, 0); pthread_create(&t, 0, spin, 0); }
+    if (!strcmp(mode, "late-thread")) { usleep(300000); pthread_create(&t, 0, spin, 0); }
+    if (!strcmp(mode, "fork")) {
+        usleep(300000);
+        pid_t c = fork();
+        if (c == 0) for (;;) spins++;
+        printf("child %d\n", (int)c);
+        fflush(stdout);
+    }
+    if (!strcmp(mode, "exec")) { usleep(300000); execl("/bin/sleep", "sleep", "5", (char *)0); return 3; }
+    for (;;) { spins++; usleep(1000); }
+}
+"""

@@ -1,0 +1,122 @@
+"""Native waitid: the host's waitid for ordinary children, plus, as Solaris does for PR_PTRACE
+processes, a traced child's /proc stops reported to its parent as CLD_TRAPPED.
+
+Solaris numbering throughout (options SOLARIS_W, idtypes SOLARIS_P, signal numbers, siginfo_t
+in the caller's amd64 layout).  procd keeps, per PR_PTRACE process, whether a whole-process
+stop is waiting to be reported (once per stop, WNOWAIT leaves it); the client asks procd for
+those and the host for everything else.  A blocked waitid waits in procd in short slices and
+checks the host between them, because only the parent itself can wait for its children.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Any
+
+from structs.codec import codec
+from structs.procfs import SIGINFO, SIGINFO_VIEWS
+from structs.procfs_consts import PR_WHY, SOLARIS_P, SOLARIS_W
+from structs.signals import LTOS
+
+_CLD_TRAPPED, _CLD_KILLED, _CLD_DUMPED, _CLD_STOPPED = 4, 2, 3, 5
+_SIGCHLD_S, _SIGTRAP_S = 18, 5
+_PR_PTRACE = 0x4000000
+_SLICE = 0.05  # seconds a blocked waitid waits in procd before looking at the host again
+
+# Solaris -> Linux option bits and idtypes for the host's waitid.
+_HOST_OPTS = {SOLARIS_W.WEXITED: 4, SOLARIS_W.WSTOPPED: 2, SOLARIS_W.WCONTINUED: 8,
+              SOLARIS_W.WNOWAIT: 0x1000000}
+_HOST_IDTYPE = {SOLARIS_P.P_ALL: 0, SOLARIS_P.P_PID: 1, SOLARIS_P.P_PGID: 2}
+_VALID_OPTS = int(SOLARIS_W.WEXITED | SOLARIS_W.WTRAPPED | SOLARIS_W.WSTOPPED | SOLARIS_W.WCONTINUED
+                  | SOLARIS_W.WNOHANG | SOLARIS_W.WNOWAIT)
+
+
+def siginfo_chld(pid: int, uid: int, code: int, status: int) -> bytes:
+    """A Solaris (amd64) SIGCHLD siginfo_t (Solaris's cld shape carries no uid)."""
+    si = codec(SIGINFO["amd64"])
+    d = si.decode(bytes(si.size))
+    d["si_signo"], d["si_code"] = _SIGCHLD_S, code
+    v = codec(SIGINFO_VIEWS["amd64"]["cld"])
+    c = v.decode(bytes(v.size))
+    c["si_pid"] = pid
+    c["pdata"]["si_status"] = status
+    d["__data"] = v.encode(c)
+    return si.encode(d)
+
+
+def check_args(idtype: int, options: int) -> None:
+    if idtype not in _HOST_IDTYPE:
+        raise OSError(errno.EINVAL, f"idtype {idtype} is not supported (P_PID, P_PGID, P_ALL)")
+    if options & ~_VALID_OPTS or not options & (SOLARIS_W.WEXITED | SOLARIS_W.WTRAPPED
+                                                | SOLARIS_W.WSTOPPED | SOLARIS_W.WCONTINUED):
+        raise OSError(errno.EINVAL, "bad waitid options")
+
+
+# -- procd side ----------------------------------------------------------------------------------
+
+
+def trap_status(proc: Any) -> int | None:
+    """The CLD_TRAPPED status a whole-process stop reports, or None if it is not (yet) one."""
+    lwps = list(proc.lwps.values())
+    if not (proc.flags & _PR_PTRACE) or not lwps or not all(l.istop for l in lwps):
+        return None
+    shown = next((l for l in lwps if l.why != PR_WHY.PR_REQUESTED), lwps[0])
+    return shown.what if shown.why == PR_WHY.PR_SIGNALLED else _SIGTRAP_S
+
+
+def matches(proc: Any, caller: int, idtype: int, id: int, pgid: int) -> bool:
+    if proc.parent != caller:
+        return False
+    if idtype == SOLARIS_P.P_PID:
+        return proc.pid == id
+    if idtype == SOLARIS_P.P_PGID:
+        return pgid == id
+    return True
+
+
+# -- client side ----------------------------------------------------------------------------------
+
+
+def _host(idtype: int, id: int, options: int) -> bytes | None:
+    from . import host  # the client process's own children
+
+    opts = 1  # WNOHANG: blocking happens in the loop below
+    for s, h in _HOST_OPTS.items():
+        if options & s:
+            opts |= h
+    if not opts & 0xE:
+        return None
+    r = host.waitid(_HOST_IDTYPE[idtype], id, opts)
+    if r is None:
+        return None
+    status = r.si_status
+    if r.si_code in (_CLD_KILLED, _CLD_DUMPED, _CLD_STOPPED, _CLD_TRAPPED) and 0 < status < len(LTOS):
+        status = LTOS[status]
+    return siginfo_chld(r.si_pid, r.si_uid, r.si_code, status)
+
+
+def waitid(ask_procd: Any, idtype: int, id: int, options: int, timeout: float | None) -> bytes | None:
+    """The client's waitid loop; `ask_procd(idtype, id, options, timeout)` is the WAITID request."""
+    import time
+
+    check_args(idtype, options)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if options & SOLARIS_W.WTRAPPED:
+            got = ask_procd(idtype, id, options | SOLARIS_W.WNOHANG, None)
+            if got:
+                return got
+        got = _host(idtype, id, options)  # ECHILD: the caller has no such child at all
+        if got:
+            return got
+        if options & SOLARIS_W.WNOHANG:
+            return None
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError("waitid timed out")
+        try:
+            got = ask_procd(idtype, id, options & ~SOLARIS_W.WNOHANG, _SLICE)
+        except (socket.timeout, TimeoutError):
+            continue
+        if got:
+            return got
