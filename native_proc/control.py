@@ -16,7 +16,7 @@ from structs.procfs_consts import PC, PCRUN_VALID, PCSET_MODES, PCX, PR_WHY
 from structs.procfs_consts import PCRUN_FLAGS as RF
 from structs.signals import SOLARIS_NSIG, STOL
 
-from . import gregs, status, tracing
+from . import gregs, procinfo, status, tracing
 from .lwp import HostStop, Lwp, Proc
 
 _SIGKILL_S = 9
@@ -171,8 +171,52 @@ def pckill(e: Any, of: Any, proc: Proc, lwp: Lwp | None, sig: int) -> None:
 def pcunkill(e: Any, of: Any, proc: Proc, lwp: Lwp | None, sig: int) -> None:
     if sig <= 0 or sig >= SOLARIS_NSIG or sig == _SIGKILL_S:
         raise OSError(errno.EINVAL, "bad signal")
-    # Linux offers no way to remove another process's pending signal (ARCHITECTURE item 16).
-    raise OSError(errno.ENOTSUP, "removing a pending signal is not possible on Linux")
+    hsig = STOL[sig]
+    if not hsig:
+        return None  # a Solaris-only signal is never pending in a Linux process
+    # Linux cannot dequeue another process's signal (ARCHITECTURE item 16).  A pending one is
+    # discarded instead when it is delivered: every delivery passes procd while it is seized.
+    e.seize(proc)
+    t = lwp or _one(proc, None)
+    sets = procinfo.sigsets(proc.pid, t.tid)
+    bit = 1 << (sig - 1)
+    if lwp is not None and int.from_bytes(sets["lwppend"], "little") & bit:
+        lwp.unkill.add(hsig)
+    elif lwp is None and int.from_bytes(sets["procpend"], "little") & bit:
+        proc.unkill.add(hsig)
+    return None
+
+
+def pcshold(e: Any, of: Any, proc: Proc, lwp: Lwp | None, sset: dict) -> None:
+    t = _one(proc, lwp)
+    mask = procinfo.linux_mask(sset["__sigbits"]) & ~((1 << 8) | (1 << 18))  # never SIGKILL, SIGSTOP
+    e.seize(proc)
+    e.at_host_stop(t, lambda l: tracing.setsigmask(l.tid, mask))
+    return None
+
+
+def pcsfpreg(e: Any, of: Any, proc: Proc, lwp: Lwp | None, fp: dict) -> None:
+    t = _one(proc, lwp)
+    _stopped(t)
+    if of.model != "amd64":
+        raise OSError(errno.EOVERFLOW, "32-bit writer")
+    from structs.codec import codec
+    from structs.procfs import PRFPREGSET
+
+    raw = codec(PRFPREGSET["amd64"]).encode(fp)
+    tracing.setfpregs(t, raw[:512])  # fpchip_state is the fxsave image; status/xstatus stay
+    return None
+
+
+def pcsvaddr(e: Any, of: Any, proc: Proc, lwp: Lwp | None, addr: int) -> None:
+    t = _one(proc, lwp)
+    _stopped(t)
+    if of.model != "amd64":
+        raise OSError(errno.EOVERFLOW, "32-bit writer")
+    g = gregs.to_gregs(tracing.getregs(t))
+    g[gregs.RIP] = gregs.signed(addr)
+    tracing.setregs(t, gregs.from_gregs(g, tracing.getregs(t)))
+    return None
 
 
 def pcstrace(e: Any, of: Any, proc: Proc, lwp: Lwp | None, sset: dict) -> None:
@@ -235,13 +279,12 @@ def _stopped(lwp: Lwp) -> None:
         raise OSError(errno.EBUSY, "not stopped")
 
 
-def pcsreg(e: Any, of: Any, proc: Proc, lwp: Lwp | None, greg: dict) -> None:
+def pcsreg(e: Any, of: Any, proc: Proc, lwp: Lwp | None, greg: list[int]) -> None:
     t = _one(proc, lwp)
     _stopped(t)
     if of.model != "amd64":
         raise OSError(errno.EOVERFLOW, "32-bit writer")
-    values = next(v for k, v in greg.items() if not k.startswith("_")) if isinstance(greg, dict) else greg
-    regs = gregs.from_gregs(list(values), tracing.getregs(t))
+    regs = gregs.from_gregs(list(greg), tracing.getregs(t))
     tracing.setregs(t, regs)
     return None
 
@@ -296,6 +339,9 @@ HANDLERS: dict[int, Callable[..., Any]] = {
     PC.PCSET: pcset,
     PC.PCUNSET: pcunset,
     PC.PCSREG: pcsreg,
+    PC.PCSHOLD: pcshold,
+    PC.PCSFPREG: pcsfpreg,
+    PC.PCSVADDR: pcsvaddr,
     PC.PCNICE: pcnice,
     PCX.PCXSYSCALL_ONCE: pcx_syscall_once,
     PCX.PCXSETSYSNUM: pcx_setsysnum,

@@ -411,22 +411,37 @@ class Engine:
                 pass
 
     def release(self, proc: Proc) -> None:
-        """Detach from a process nobody controls any more, leaving it running."""
+        """Detach from a process nobody controls any more, leaving it running.
+
+        A stopped LWP is detached at once, with the signal it still owes (its current signal, a
+        signal held back by a requested stop, or an uncleared fault's); a running one is brought
+        through an unseen stop first, as the kernel detaches only stopped tracees."""
         if not proc.seized:
             return
-        for lwp in proc.lwps.values():
-            self._clear_debugregs(lwp)
-            sig = 0
-            if lwp.hstop is HostStop.SIGNAL and not lwp.istop:
-                sig = lwp.hsig
-            elif lwp.cursig:
-                sig = STOL[lwp.cursig]
-            tracing.detach(lwp, sig if lwp.hstop is not None else 0)
-            if lwp.hstop is None and lwp.tid in self.tids:
-                pass
-            lwp.why = 0
-            lwp.istop = lwp.dstop = False
         proc.seized = False
+        for lwp in list(proc.lwps.values()):
+            lwp.why = lwp.what = 0
+            lwp.istop = lwp.dstop = lwp.step = False
+            lwp.gen += 1
+            self.dirty.add(lwp)
+            self.at_host_stop(lwp, self._detach_lwp)
+
+    def _detach_lwp(self, lwp: Lwp) -> None:
+        self._clear_debugregs(lwp)
+        sig = 0
+        if lwp.cursig:
+            sig = STOL[lwp.cursig]
+        elif lwp.deferred_sig:
+            sig = lwp.deferred_sig
+        elif lwp.curfault and lwp.hstop is HostStop.SIGNAL:
+            sig = lwp.hsig
+        lwp.cursig = lwp.deferred_sig = lwp.curfault = 0
+        if sig and lwp.hstop is not HostStop.SIGNAL:
+            tracing.tgkill(lwp.proc.pid, lwp.tid, sig)
+            sig = 0
+        if lwp.slot is not None:
+            self.snap.invalidate(lwp.slot, lwp.gen)
+        tracing.detach(lwp, sig)
 
     def _clear_debugregs(self, lwp: Lwp) -> None:
         pass  # watchpoints are not armed yet in this version
@@ -492,6 +507,15 @@ class Engine:
                 pass
         elif not lwp.listening:
             self.stop_lwp(lwp, PR_WHY.PR_REQUESTED, 0)
+
+    def at_host_stop(self, lwp: Lwp, action: Callable[[Lwp], None]) -> None:
+        """Run `action(lwp)` while the thread is in a ptrace-stop: now if it is, else at an unseen
+        stop procd brings about (the kernel takes register and mask changes only then)."""
+        if lwp.hstop is not None:
+            action(lwp)
+        else:
+            lwp.on_stop.append(action)
+            self.kick(lwp)
 
     def kick(self, lwp: Lwp) -> None:
         """Interrupt a running LWP for procd's own purposes; its stop is never seen through /proc
@@ -634,8 +658,14 @@ class Engine:
         sig = os.WSTOPSIG(st)
         event = st >> 16
         lwp.regs = None
+        lwp.fpregs = None
         lwp.listening = False
         proc = lwp.proc
+        lwp.hstop = HostStop.INTERRUPT  # refined below; any ptrace-stop takes deferred actions
+        while lwp.on_stop:
+            lwp.on_stop.pop(0)(lwp)
+        if not proc.seized:
+            return  # released (detached) by one of those actions
         if event == PTRACE_EVENT.STOP:
             if sig in _JOBCTL and not lwp.dstop:
                 lwp.hstop, lwp.hsig = HostStop.GROUP, sig
@@ -695,6 +725,12 @@ class Engine:
             lwp.faultinfo = status.solaris_siginfo(info, fault=int(flt))
             self.stop_lwp(lwp, PR_WHY.PR_FAULTED, int(flt))
             return
+        for dropped in (lwp.unkill, proc.unkill):
+            if sig in dropped:
+                # PCUNKILL: the signal leaves the queue as it is delivered, unseen.
+                dropped.discard(sig)
+                self._resume(lwp, 0)
+                return
         ssig = LTOS[sig]
         if self._sig_traced(proc, ssig):
             lwp.cursig, lwp.curinfo = ssig, status.solaris_siginfo(info)
@@ -818,13 +854,10 @@ class Engine:
                 self.run_on_last_close(proc)
 
     def run_on_last_close(self, proc: Proc) -> None:
+        """Tracing is cleared and every LWP set running (released to the host as it is)."""
         proc.sigtrace = proc.flttrace = proc.sysentry = proc.sysexit = 0
         proc.watch.clear()
         proc.flags &= ~(0x200000 | 0x400000)
-        for lwp in list(proc.lwps.values()):
-            lwp.step = False
-            if lwp.istop or lwp.dstop:
-                self.run_lwp(lwp)
         self.release(proc)
 
     def release_all(self) -> None:

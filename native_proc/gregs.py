@@ -23,6 +23,7 @@ _PAIRS = tuple(
 _TRAPNO = ILLUMOS_REG_INDEX["amd64"]["REG_TRAPNO"]
 _ERR = ILLUMOS_REG_INDEX["amd64"]["REG_ERR"]
 _RFL = ILLUMOS_REG_INDEX["amd64"]["REG_RFL"]
+RIP = ILLUMOS_REG_INDEX["amd64"]["REG_RIP"]
 _L_EFLAGS = LINUX_REG_INDEX["amd64"]["eflags"]
 _L_CS = LINUX_REG_INDEX["amd64"]["cs"]
 _L_SS = LINUX_REG_INDEX["amd64"]["ss"]
@@ -30,7 +31,7 @@ _FLAG_MASK = LINUX_FLAG_MASK["amd64"]
 NGREG = NPRGREG["amd64"]
 
 
-def _signed(v: int) -> int:
+def signed(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
 
@@ -39,7 +40,7 @@ def to_gregs(linux_regs: bytes) -> list[int]:
     lr = _LREGS.unpack(linux_regs)
     g = [0] * NGREG
     for gi, li in _PAIRS:
-        g[gi] = _signed(lr[li])
+        g[gi] = signed(lr[li])
     return g
 
 

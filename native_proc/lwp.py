@@ -59,7 +59,13 @@ class Lwp:
     gen: int = 0  # bumped whenever the LWP is resumed or its state changes
     waiters: list[Any] = field(default_factory=list)
     internal_stops: int = 0  # INTERRUPTs procd sent for its own purposes (watchpoints)
+    # PCWATCH on the debug registers (watch.py)
+    dr_pending: bool = False  # the areas changed: program DR0-3/DR7 at this thread's next ptrace-stop
+    dr_slots: tuple = ()  # the WatchArea (or None) programmed in DR0..DR3 of this thread
+    dr_fired: tuple = (-1, ())  # (gen, slots) armed before a reprogramming at the current stop
     slot: int | None = None  # shared-memory status snapshot slot (snapshot.Publisher)
+    on_stop: list[Any] = field(default_factory=list)  # host actions waiting for a ptrace-stop
+    unkill: set[int] = field(default_factory=set)  # host signals to discard at delivery (PCUNKILL)
 
     @property
     def stopped(self) -> bool:
@@ -72,6 +78,7 @@ class WatchArea:
     vaddr: int
     size: int
     wflags: int
+    value: bytes = b""  # the watched bytes as last seen (arming, each hit): tells a write from a read
 
 
 @dataclass(eq=False)
@@ -91,6 +98,7 @@ class Proc:
     writers: int = 0  # open writable descriptors (for last-close)
     excl: bool = False
     waiters: list[Any] = field(default_factory=list)  # PCWSTOP on ctl
+    unkill: set[int] = field(default_factory=set)  # process-directed signals PCUNKILL removed
     trap_state: int = 0  # PR_PTRACE: 0 running, 1 stop to report to the parent, 2 reported
     trap_status: int = 0  # the CLD_TRAPPED si_status of that stop
     parent: int = 0

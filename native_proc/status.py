@@ -123,6 +123,10 @@ def lwpstatus(lwp: Lwp, model: str, sets: bool = True) -> dict[str, Any]:
             st["pr_reg"] = g
         else:
             st["pr_reg"] = _gregs_i386(g)
+        if model == "amd64":
+            # pr_fpreg's fpchip_state is the fxsave image Linux gives; status/xstatus stay 0.
+            fp = codec(S.PRFPREGSET["amd64"])
+            st["pr_fpreg"] = fp.decode(tracing.getfpregs(lwp) + bytes(fp.size - 512))
         insys, nr = tracing.in_syscall_regs(regs)
         if insys or lwp.why in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT):
             nr = lwp.sysnum if lwp.why in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT) else nr

@@ -38,6 +38,8 @@ class Buffers:
         self.scinfo_addr = host.address(self.scinfo)
         self.word = host.buffer(8)
         self.word_addr = host.address(self.word)
+        self.fpregs = host.buffer(512)
+        self.fpregs_addr = host.address(self.fpregs)
 
 
 _b = Buffers()
@@ -69,6 +71,25 @@ def setregs(lwp: Lwp, regs: bytes) -> None:
     host.ffi.memmove(_b.regs, regs, 216)
     host.ptrace(T.PTRACE_SETREGS, lwp.tid, 0, _b.regs_addr)
     lwp.regs = bytes(regs)
+
+
+def getfpregs(lwp: Lwp) -> bytes:
+    """The LWP's fxsave area (user_fpregs_struct), cached while it stays host-stopped."""
+    if lwp.fpregs is None:
+        host.ptrace(T.PTRACE_GETFPREGS, lwp.tid, 0, _b.fpregs_addr)
+        lwp.fpregs = bytes(host.ffi.buffer(_b.fpregs, 512))
+    return lwp.fpregs
+
+
+def setfpregs(lwp: Lwp, fx: bytes) -> None:
+    host.ffi.memmove(_b.fpregs, fx, 512)
+    host.ptrace(T.PTRACE_SETFPREGS, lwp.tid, 0, _b.fpregs_addr)
+    lwp.fpregs = bytes(fx)
+
+
+def setsigmask(tid: int, linux_mask: int) -> None:
+    _UQ.pack_into(host.ffi.buffer(_b.word, 8), 0, linux_mask)
+    host.ptrace(T.PTRACE_SETSIGMASK, tid, 8, _b.word_addr)
 
 
 def getsiginfo(tid: int) -> bytes:

@@ -15,9 +15,9 @@ from structs.codec import codec
 from structs.ctl import encode_ctl
 from structs.faults import FLT
 from structs.procfs import LWPSTATUS, PSTATUS
-from structs.procfs_consts import PC, PCRUN_FLAGS, PR_FLAGS, PR_WHY
+from structs.procfs_consts import PC, PCRUN_FLAGS, PCX, PR_FLAGS, PR_WHY
 from structs.regs import ILLUMOS_REG_INDEX
-from structs.syscalls import NR64
+from structs.syscalls import NR64, SYSCALL_NUMBERS
 
 from .targets import LOOP
 
@@ -292,3 +292,118 @@ def test_descriptor_survives_fork(spawn):
     os.waitpid(child, 0)
     assert lwpstatus(p.pid)["pr_why"] == PR_WHY.PR_REQUESTED
     c.close()
+
+
+# -- more control messages ------------------------------------------------------------------------
+
+from structs.procfs import PRFPREGSET  # noqa: E402
+
+FPC = codec(PRFPREGSET["amd64"])
+
+
+def test_pcssig_delivers_at_resume(spawn):
+    p, counter = spawn()
+    with controlled(p.pid) as c, npc.open(f"{p.pid}/as") as a:
+        c.write(ctl((PC.PCSTOP, None)))
+        info = {"si_signo": 17, "si_code": 0, "si_errno": 0, "si_pad": 0, "__data": bytes(240)}  # SIGUSR2
+        c.write(ctl((PC.PCSSIG, info)))
+        assert lwpstatus(p.pid)["pr_cursig"] == 17
+        before = int.from_bytes(a.pread(8, counter), "little")
+        c.write(ctl((PC.PCRUN, 0)))
+        time.sleep(0.1)
+        assert int.from_bytes(a.pread(8, counter), "little") >= before + 1000  # the handler ran
+        with pytest.raises(OSError) as ei:
+            c.write(ctl((PC.PCSSIG, {**info, "si_signo": 74})))
+        assert ei.value.errno == errno.EINVAL
+
+
+def test_pcshold_sets_the_mask(spawn):
+    p, _ = spawn()
+    with controlled(p.pid) as c:
+        c.write(ctl((PC.PCSHOLD, sigset(SIGUSR1_S, 9, 23))))  # SIGKILL, SIGSTOP silently dropped
+        def blocked():
+            with open(f"/proc/{p.pid}/status") as f:
+                return next(int(l.split()[1], 16) for l in f if l.startswith("SigBlk:"))
+        deadline = time.monotonic() + 5
+        while blocked() != 1 << (signal.SIGUSR1 - 1) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert blocked() == 1 << (signal.SIGUSR1 - 1)
+        os.kill(p.pid, signal.SIGUSR1)  # held: stays pending, the process lives
+        time.sleep(0.05)
+        assert p.poll() is None
+        assert int.from_bytes(lwpstatus(p.pid)["pr_lwppend"]["__sigbits"], "little") in (0, 1 << 15)
+
+
+def test_pcunkill_discards_a_pending_signal(spawn):
+    p, _ = spawn()
+    with controlled(p.pid) as c:
+        c.write(ctl((PC.PCSHOLD, sigset(SIGUSR1_S))))
+        time.sleep(0.05)
+        os.kill(p.pid, signal.SIGUSR1)
+        time.sleep(0.05)
+        c.write(ctl((PC.PCUNKILL, SIGUSR1_S), (PC.PCSHOLD, sigset())))  # unblock: delivery is dropped
+        time.sleep(0.1)
+        assert p.poll() is None
+        with pytest.raises(OSError) as ei:
+            c.write(ctl((PC.PCUNKILL, 9)))
+        assert ei.value.errno == errno.EINVAL
+
+
+def test_pcsreg_pcsvaddr_pcsfpreg(spawn):
+    p, _ = spawn()
+    with controlled(p.pid) as c:
+        c.write(ctl((PC.PCSTOP, None)))
+        st = lwpstatus(p.pid)
+        regs = st["pr_reg"]
+        rbx = ILLUMOS_REG_INDEX["amd64"]["REG_RBX"]
+        regs[rbx] = 0x1234_5678
+        c.write(ctl((PC.PCSREG, regs)))  # prgregset_t: greg_t[28]
+        assert lwpstatus(p.pid)["pr_reg"][rbx] == 0x1234_5678
+        rip = regs[RIP]
+        c.write(ctl((PC.PCSVADDR, rip)))
+        assert lwpstatus(p.pid)["pr_reg"][RIP] == rip
+        fp = st["pr_fpreg"]
+        raw = bytearray(FPC.encode(fp))
+        raw[24:28] = (0x1F80 | 0x40).to_bytes(4, "little")  # mxcsr with DAZ
+        c.write(ctl((PC.PCSFPREG, FPC.decode(bytes(raw)))))
+        assert FPC.encode(lwpstatus(p.pid)["pr_fpreg"])[24:28] == raw[24:28]
+    # registers need a stopped LWP
+    with controlled(p.pid) as c:
+        with pytest.raises(OSError) as ei:
+            c.write(ctl((PC.PCSVADDR, rip)))
+        assert ei.value.errno == errno.EBUSY
+
+
+def test_single_step_fault(spawn):
+    p, _ = spawn()
+    with controlled(p.pid) as c:
+        c.write(ctl((PC.PCSTOP, None), (PC.PCSFAULT, fltset(FLT.FLTTRACE))))
+        rip = lwpstatus(p.pid)["pr_reg"][RIP]
+        c.write(ctl((PC.PCRUN, PCRUN_FLAGS.PRSTEP), (PC.PCWSTOP, None)))
+        st = lwpstatus(p.pid)
+        assert (st["pr_why"], st["pr_what"]) == (PR_WHY.PR_FAULTED, FLT.FLTTRACE)
+        assert st["pr_reg"][RIP] != rip
+        c.write(ctl((PC.PCRUN, PCRUN_FLAGS.PRCFAULT)))
+
+
+def test_change_syscall_at_entry(spawn):
+    p, _ = spawn("syscalls")
+    getpid, getppid = NR64["getpid"], SYSCALL_NUMBERS["amd64"]["getppid"]
+    with controlled(p.pid) as c:
+        c.write(ctl((PC.PCSTOP, None), (PC.PCSENTRY, sysset(getpid)), (PC.PCSEXIT, sysset(getppid)),
+                    (PC.PCRUN, 0), (PC.PCWSTOP, None)))
+        # the exit set is matched against the call actually made
+        c.write(ctl((PCX.PCXSETSYSNUM, getppid), (PC.PCRUN, 0), (PC.PCWSTOP, None)))
+        st = lwpstatus(p.pid)
+        assert (st["pr_why"], st["pr_what"], st["pr_rval1"]) == (PR_WHY.PR_SYSEXIT, getppid, os.getpid())
+        with pytest.raises(OSError) as ei:
+            c.write(ctl((PCX.PCXSETSYSNUM, getppid)))  # not at an entry stop
+        assert ei.value.errno == errno.EBUSY
+
+
+def test_pckill_to_one_lwp_and_klc(spawn):
+    p, _ = spawn()
+    c = npc.open(f"{p.pid}/lwp/1/lwpctl", os.O_WRONLY)
+    c.write(ctl((PC.PCSET, 0x400000)))  # PR_KLC: the last close kills
+    c.close()
+    assert p.wait(timeout=10) == -signal.SIGKILL
