@@ -20,6 +20,7 @@ from . import gregs, procinfo, status, tracing
 from .lwp import HostStop, Lwp, Proc
 
 _SIGKILL_S = 9
+_LP64 = 2  # PR_MODEL_LP64
 # Plain ints: flag-enum arithmetic costs microseconds on the per-stop path.
 _PRCSIG, _PRCFAULT, _PRSTEP = int(RF.PRCSIG), int(RF.PRCFAULT), int(RF.PRSTEP)
 _PRSABORT, _PRSTOP = int(RF.PRSABORT), int(RF.PRSTOP)
@@ -149,7 +150,8 @@ def pcssig(e: Any, of: Any, proc: Proc, lwp: Lwp | None, info: dict) -> None:
     from structs.procfs import SIGINFO
 
     t.cursig = sig
-    t.curinfo = codec(SIGINFO["amd64"]).encode(info) if sig and of.model == "amd64" else b""
+    raw = codec(SIGINFO[of.model]).encode(info)
+    t.curinfo = (raw if of.model == "amd64" else status.widen_siginfo(raw)) if sig else b""
     if sig == _SIGKILL_S:
         os.kill(proc.pid, 9)
     return None
@@ -199,7 +201,8 @@ def pcsfpreg(e: Any, of: Any, proc: Proc, lwp: Lwp | None, fp: dict) -> None:
     t = _one(proc, lwp)
     _stopped(t)
     if of.model != "amd64":
-        raise OSError(errno.EOVERFLOW, "32-bit writer")
+        # The i386 prfpregset_t is an fnsave image; converting it to fxsave is not done yet.
+        raise OSError(errno.EINVAL, "PCSFPREG from a 32-bit writer is not supported")
     from structs.codec import codec
     from structs.procfs import PRFPREGSET
 
@@ -211,8 +214,6 @@ def pcsfpreg(e: Any, of: Any, proc: Proc, lwp: Lwp | None, fp: dict) -> None:
 def pcsvaddr(e: Any, of: Any, proc: Proc, lwp: Lwp | None, addr: int) -> None:
     t = _one(proc, lwp)
     _stopped(t)
-    if of.model != "amd64":
-        raise OSError(errno.EOVERFLOW, "32-bit writer")
     g = gregs.to_gregs(tracing.getregs(t))
     g[gregs.RIP] = gregs.signed(addr)
     tracing.setregs(t, gregs.from_gregs(g, tracing.getregs(t)))
@@ -282,9 +283,10 @@ def _stopped(lwp: Lwp) -> None:
 def pcsreg(e: Any, of: Any, proc: Proc, lwp: Lwp | None, greg: list[int]) -> None:
     t = _one(proc, lwp)
     _stopped(t)
-    if of.model != "amd64":
-        raise OSError(errno.EOVERFLOW, "32-bit writer")
-    regs = gregs.from_gregs(list(greg), tracing.getregs(t))
+    values = list(greg)
+    if of.model == "i386":
+        values = gregs.widen_i386(values, gregs.to_gregs(tracing.getregs(t)))
+    regs = gregs.from_gregs(values, tracing.getregs(t))
     tracing.setregs(t, regs)
     return None
 
@@ -348,9 +350,16 @@ HANDLERS: dict[int, Callable[..., Any]] = {
 }
 
 
+# What a 32-bit writer may not do to a 64-bit target (solaris-proc-control.md §1.2).
+_LP64_ONLY = frozenset({PC.PCSSIG, PC.PCSREG, PC.PCSFPREG, PC.PCSXREG, PC.PCSVADDR, PC.PCWATCH,
+                        PC.PCAGENT, PC.PCREAD, PC.PCWRITE})
+
+
 def execute(e: Any, of: Any, proc: Proc, lwp: Lwp | None, code: int, operand: Any):
     """Run one message; returns a Wait when it blocks."""
     handler = HANDLERS.get(code, _unsupported)
+    if of.model == "i386" and proc.dmodel == _LP64 and code in _LP64_ONLY:
+        raise OSError(errno.EOVERFLOW, "a 32-bit writer cannot do that to a 64-bit process")
     try:
         return handler(e, of, proc, lwp, operand)
     finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from structs.codec import codec
 from structs.procfs import PRGREGSET
-from structs.regs import ILLUMOS_REG_INDEX, LINUX_FLAG_MASK, LINUX_REG_INDEX, LINUX_TO_ILLUMOS, NPRGREG
+from structs.regs import ILLUMOS_I386_TO_AMD64, ILLUMOS_REG_INDEX, LINUX_FLAG_MASK, LINUX_REG_INDEX, LINUX_TO_ILLUMOS, NPRGREG
 
 from structs.user_area import USER_REGS
 
@@ -57,6 +57,26 @@ def from_gregs(gregs: list[int], linux_regs: bytes) -> bytes:
     lr[_L_EFLAGS] = (old_flags & ~_FLAG_MASK) | (gregs[_RFL] & _FLAG_MASK)
     lr[_L_CS], lr[_L_SS] = cs, ss
     return _LREGS.pack(*lr)
+
+
+def narrow_i386(g: list[int]) -> list[int]:
+    """The i386 gregset (19 greg_t) of a 32-bit process from its amd64 view (ESP, the trap
+    frame's own copy, has no source and reads 0)."""
+    out = [0] * len(ILLUMOS_I386_TO_AMD64)
+    for i, a in ILLUMOS_I386_TO_AMD64.items():
+        if a is not None:
+            v = g[a] & 0xFFFFFFFF
+            out[i] = v - (1 << 32) if v >> 31 else v
+    return out
+
+
+def widen_i386(values: list[int], current: list[int]) -> list[int]:
+    """An amd64 gregset with an i386 gregset's values written over `current` (zero-extended)."""
+    g = list(current)
+    for i, a in ILLUMOS_I386_TO_AMD64.items():
+        if a is not None:
+            g[a] = values[i] & 0xFFFFFFFF
+    return g
 
 
 def pack_gregs(gregs: list[int]) -> bytes:

@@ -119,10 +119,7 @@ def lwpstatus(lwp: Lwp, model: str, sets: bool = True) -> dict[str, Any]:
     if lwp.hstop is not None and not lwp.listening:
         regs = tracing.getregs(lwp)
         g = gregs.to_gregs(regs)
-        if model == "amd64":
-            st["pr_reg"] = g
-        else:
-            st["pr_reg"] = _gregs_i386(g)
+        st["pr_reg"] = g if model == "amd64" else gregs.narrow_i386(g)
         if model == "amd64":
             # pr_fpreg's fpchip_state is the fxsave image Linux gives; status/xstatus stay 0.
             fp = codec(S.PRFPREGSET["amd64"])
@@ -150,11 +147,18 @@ def _wrap(v: int, model: str) -> int:
     return v - (1 << bits) if v >> (bits - 1) else v
 
 
-def _gregs_i386(g: list[int]) -> list[int]:
-    from structs.regs import ILLUMOS_I386_TO_AMD64
-
-    return [_wrap(g[ILLUMOS_I386_TO_AMD64[i]], "i386") if ILLUMOS_I386_TO_AMD64.get(i) is not None else 0
-            for i in range(19)]
+def widen_siginfo(info: bytes) -> bytes:
+    """An i386 Solaris siginfo_t (from a 32-bit writer) in the amd64 layout procd keeps."""
+    a = codec(S.SIGINFO["i386"]).decode(info)
+    out_c = codec(S.SIGINFO["amd64"])
+    out = out_c.decode(bytes(out_c.size))
+    out["si_signo"], out["si_code"], out["si_errno"] = a["si_signo"], a["si_code"], a["si_errno"]
+    ki, ka = codec(S.SIGINFO_VIEWS["i386"]["kill"]), codec(S.SIGINFO_VIEWS["amd64"]["kill"])
+    k = ki.decode(a["__data"])
+    w = ka.decode(bytes(ka.size))
+    w["si_pid"], w["pdata"]["si_uid"] = k["si_pid"], k["pdata"]["si_uid"]
+    out["__data"] = ka.encode(w)
+    return out_c.encode(out)
 
 
 def _rewidth(info: bytes, model: str) -> bytes:
