@@ -407,3 +407,11 @@ def test_pckill_to_one_lwp_and_klc(spawn):
     c.write(ctl((PC.PCSET, 0x400000)))  # PR_KLC: the last close kills
     c.close()
     assert p.wait(timeout=10) == -signal.SIGKILL
+
+
+def test_messages_not_offered_yet_say_so(spawn):
+    p, _ = spawn()
+    with controlled(p.pid) as c:
+        with pytest.raises(OSError) as ei:
+            c.write(ctl((PC.PCREAD, {"pio_base": 0, "pio_len": 0, "pio_offset": 0})))
+        assert ei.value.errno == errno.ENOTSUP
