@@ -29,7 +29,8 @@ from structs.wire import REPLY, REQUEST, Op
 from . import procinfo, snapshot
 from . import wait as _wait
 
-__all__ = ["ENV", "ProcFile", "open", "listdir", "waitid", "procd_status", "shutdown", "ProcdError"]
+__all__ = ["ENV", "ProcFile", "open", "listdir", "waitid", "procd_status", "shutdown", "ProcdError",
+           "ensure_procd", "tidmap"]
 
 ENV = "NATIVE_PROC_SOCKET"
 _REQ = codec(REQUEST).struct
@@ -240,6 +241,22 @@ class ProcFile:
                 return bytes(buf[offset:offset + max(size, 0)])
         return self._call(Op.READ, offset, size)[1]
 
+    def snapshot(self) -> bytes | None:
+        """lwpstatus only: the published amd64 lwpstatus_t of a stopped LWP without its signal
+        sets (which cost a host read), or None when the LWP is not stopped or has no slot."""
+        if self._slot < 0:
+            return None
+        snap = _snapshots()
+        return snap.read(self._slot) if snap is not None else None
+
+    def stopped(self) -> bool | None:
+        """lwpstatus only: whether the LWP sits stopped (a shared-memory header read); None when
+        this file has no snapshot slot and the caller must read the status instead."""
+        if self._slot < 0:
+            return None
+        snap = _snapshots()
+        return snap.valid(self._slot) if snap is not None else None
+
     def _thread_sets(self) -> tuple[bytes, bytes] | None:
         """The thread's pending and held sets (Solaris), straight from the host's /proc."""
         try:
@@ -328,6 +345,14 @@ def open(path: str, flags: int = os.O_RDONLY, model: int = PR_MODEL_LP64) -> Pro
     allowed).  `model` is the reader's data model: PR_MODEL_LP64 (default) reads amd64 layouts
     for every target, PR_MODEL_ILP32 the i386 ones."""
     return ProcFile(path, flags, model)
+
+
+def ensure_procd() -> str:
+    """Join or start this process's procd now (so children forked later join the same one);
+    returns its socket path."""
+    with _session.lock:
+        _session.get()
+    return os.environ[ENV]
 
 
 def listdir(path: str) -> list[str]:

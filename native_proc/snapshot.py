@@ -87,6 +87,11 @@ class Reader:
         finally:
             os.close(fd)
 
+    def valid(self, slot: int) -> bool:
+        """Whether the slot's LWP is stopped with a current snapshot (one header read)."""
+        seq, _gen, valid, _length = _HDR.unpack_from(self.mm, slot * SNAPSHOT_SLOT_SIZE)
+        return bool(valid) and not seq & 1
+
     def read(self, slot: int) -> bytes | None:
         """The slot's lwpstatus_t bytes if the LWP is stopped and the copy is consistent."""
         off = slot * SNAPSHOT_SLOT_SIZE

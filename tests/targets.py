@@ -55,3 +55,21 @@ int main(int argc, char **argv) {
     for (;;) { spins++; usleep(1000); }
 }
 """
+
+# A TRACEME-free target for lx tests: prints "ready <&counter> <&word>" then loops doing
+# getpid() with a short sleep; SIGUSR1's handler adds 1000 to the counter.
+LXT = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+volatile long counter;
+volatile unsigned long word = 0x1122334455667788UL;
+static void on_usr1(int s) { (void)s; counter += 1000; }
+int main(void) {
+    signal(SIGUSR1, on_usr1);
+    printf("ready %p %p\n", (void *)&counter, (void *)&word);
+    fflush(stdout);
+    for (;;) { counter++; syscall(SYS_getpid); usleep(1000); }
+}
+"""

@@ -1,0 +1,318 @@
+"""lx_ptrace and the lx waits on real processes: each request's success and its failures."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import struct
+import subprocess
+import time
+
+import pytest
+
+import lxbrand
+from lxbrand import lx_ptrace, lx_wait4
+from native_proc import host
+from structs.fields import offsetof
+from structs.ptrace_consts import PTRACE
+from structs.syscalls import NR64
+from structs.user_area import USER
+
+from .targets import LXT
+
+REGS = struct.Struct("<27Q")
+IDX = {n: i for i, n in enumerate("r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax "
+                                  "rip cs eflags rsp ss fs_base gs_base ds es fs gs".split())}
+DR = offsetof(USER["amd64"], "u_debugreg")
+
+
+def s64(v: int) -> int:
+    return v - (1 << 64) if v >> 63 else v
+
+
+@pytest.fixture
+def traced(cbuild):
+    """traced() -> (pid, &counter, &word): a TRACEME child stopped at its exec SIGTRAP."""
+    exe = str(cbuild(LXT, "-O0", name="lxt"))
+    lxbrand.ensure_procd()
+    kids = []
+
+    def start():
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            os.dup2(w, 1)
+            rc = lx_ptrace(PTRACE.TRACEME, 0)
+            if rc:
+                os._exit(100)
+            os.execv(exe, [exe])
+        os.close(w)
+        kids.append((pid, r))
+        assert lx_wait4(pid) == (pid, 0x57F)  # the exec SIGTRAP, as Linux reports it
+        return pid, r
+
+    def addresses(r: int) -> tuple[int, int]:
+        line = b""
+        while not line.endswith(b"\n"):
+            line += os.read(r, 100)
+        _, a, b = line.split()
+        return int(a, 16), int(b, 16)
+
+    start.addresses = addresses  # type: ignore[attr-defined]
+    yield start
+    for pid, r in kids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        lx_wait4(pid)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        os.close(r)
+
+
+def run_to_ready(pid: int, r: int, start) -> tuple[int, int]:
+    """Let the exec-stopped child run until it printed its addresses, then stop it (SIGUSR2)."""
+    assert lx_ptrace(PTRACE.CONT, pid, 0, 0) == 0
+    addrs = start.addresses(r)
+    os.kill(pid, signal.SIGUSR2)
+    assert lx_wait4(pid) == (pid, (signal.SIGUSR2 << 8) | 0x7F)
+    return addrs
+
+
+def getregs(pid: int) -> list[int]:
+    buf = bytearray(216)
+    assert lx_ptrace(PTRACE.GETREGS, pid, 0, buf) == 0
+    return list(REGS.unpack(buf))
+
+
+def test_traceme_exec_stop_registers(traced):
+    pid, _ = traced()
+    regs = getregs(pid)
+    assert regs[IDX["orig_rax"]] == NR64["execve"]  # stopped on its way out of execve
+    assert regs[IDX["cs"]] == 0x33 and regs[IDX["rax"]] == 0
+    w = bytearray(8)
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, 8 * IDX["rip"], w) == 0
+    assert int.from_bytes(w, "little") == regs[IDX["rip"]]
+
+
+def test_traceme_twice_is_eperm(traced):
+    lxbrand.ensure_procd()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        first = lx_ptrace(PTRACE.TRACEME, 0)
+        second = lx_ptrace(PTRACE.TRACEME, 0)
+        os.write(w, struct.pack("ii", first, second))
+        os._exit(0)
+    os.close(w)
+    assert struct.unpack("ii", os.read(r, 8)) == (0, -errno.EPERM)
+    os.close(r)
+    lx_wait4(pid)
+
+
+def test_peek_poke(traced):
+    pid, r = traced()
+    counter, word = run_to_ready(pid, r, traced)
+    out = bytearray(8)
+    assert lx_ptrace(PTRACE.PEEKDATA, pid, word, out) == 0
+    assert int.from_bytes(out, "little") == 0x1122334455667788
+    assert lx_ptrace(PTRACE.PEEKDATA, pid, word + 1, out) == 0  # unaligned is fine on Linux
+    assert out[:7] == (0x1122334455667788).to_bytes(8, "little")[1:]
+    assert lx_ptrace(PTRACE.POKEDATA, pid, word, 0x0102030405060708) == 0  # a whole word
+    assert lx_ptrace(PTRACE.PEEKTEXT, pid, word, out) == 0
+    assert int.from_bytes(out, "little") == 0x0102030405060708
+    assert lx_ptrace(PTRACE.PEEKDATA, pid, 16, out) == -errno.EIO
+    assert lx_ptrace(PTRACE.POKEDATA, pid, 16, 1) == -errno.EIO
+    # the word goes to caller memory: an int address works, a bad one is EFAULT
+    buf = host.buffer(8)
+    assert lx_ptrace(PTRACE.PEEKDATA, pid, word, host.address(buf)) == 0
+    assert bytes(host.ffi.buffer(buf, 8)) == (0x0102030405060708).to_bytes(8, "little")
+    assert lx_ptrace(PTRACE.PEEKDATA, pid, word, 8) == -errno.EFAULT
+
+
+def test_peekuser_pokeuser_offsets(traced):
+    pid, _ = traced()
+    w = bytearray(8)
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, 224, w) == 0 and w == bytes(8)  # i387 area reads 0
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, 216, w) == 0 and w == bytes(8)  # u_fpvalid
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, 920, w) == 0  # kernel tail, in range
+    for bad in (928, 4, -8):
+        assert lx_ptrace(PTRACE.PEEKUSER, pid, bad, w) == -errno.EIO
+    assert lx_ptrace(PTRACE.POKEUSER, pid, 224, 0) == -errno.EIO
+    assert lx_ptrace(PTRACE.POKEUSER, pid, 3, 0) == -errno.EIO
+    assert lx_ptrace(PTRACE.POKEUSER, pid, 8 * IDX["rbx"], 0xABCDEF) == 0
+    assert getregs(pid)[IDX["rbx"]] == 0xABCDEF
+    assert lx_ptrace(PTRACE.POKEUSER, pid, 8 * IDX["cs"], 0x30) == -errno.EIO  # RPL 0 selector
+    # debug registers: shadowed, DR4/5 read 0 and refuse writes, kernel addresses EINVAL
+    assert lx_ptrace(PTRACE.POKEUSER, pid, DR + 8 * 1, 0x1000) == 0
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, DR + 8 * 1, w) == 0 and int.from_bytes(w, "little") == 0x1000
+    assert lx_ptrace(PTRACE.POKEUSER, pid, DR + 8 * 4, 1) == -errno.EIO
+    assert lx_ptrace(PTRACE.POKEUSER, pid, DR, 0xFFFF_8000_0000_0000) == -errno.EINVAL
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, DR, w) == 0 and w == bytes(8)  # no side effect
+
+
+def test_i386_caller_user_area(traced):
+    pid, _ = traced()
+    w = bytearray(4)
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, 4 * 12, w, abi="i386") == 0  # eip
+    assert int.from_bytes(w, "little") == getregs(pid)[IDX["rip"]] & 0xFFFFFFFF
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, 284, w, abi="i386") == -errno.EIO
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, 2, w, abi="i386") == -errno.EIO
+    assert lx_ptrace(PTRACE.POKEUSER, pid, 72, 5, abi="i386") == 0  # compat path ignores it
+    buf = bytearray(68)
+    assert lx_ptrace(PTRACE.GETREGS, pid, 0, buf, abi="i386") == 0
+    assert struct.unpack("<17i", buf)[11] == NR64["execve"]  # orig_eax
+
+
+def test_setregs_round_trip_and_efault(traced):
+    pid, _ = traced()
+    regs = getregs(pid)
+    regs[IDX["r12"]] = 0x5555
+    assert lx_ptrace(PTRACE.SETREGS, pid, 0, REGS.pack(*regs) and bytearray(REGS.pack(*regs))) == 0
+    assert getregs(pid)[IDX["r12"]] == 0x5555
+    assert lx_ptrace(PTRACE.GETREGS, pid, 0, 16) == -errno.EFAULT
+    assert lx_ptrace(PTRACE.SETREGS, pid, 0, 16) == -errno.EFAULT
+
+
+def test_fpregs(traced):
+    pid, _ = traced()
+    fx = bytearray(512)
+    assert lx_ptrace(PTRACE.GETFPREGS, pid, 0, fx) == 0
+    assert int.from_bytes(fx[24:28], "little") & 0xFFC0 == 0x1F80  # default MXCSR
+    fx[24:28] = (0x1F80 | 0x8000).to_bytes(4, "little")  # FZ
+    assert lx_ptrace(PTRACE.SETFPREGS, pid, 0, fx) == 0
+    out = bytearray(512)
+    assert lx_ptrace(PTRACE.GETFPREGS, pid, 0, out) == 0 and out[24:28] == fx[24:28]
+    i387 = bytearray(108)
+    assert lx_ptrace(PTRACE.GETFPREGS, pid, 0, i387, abi="i386") == 0
+    assert int.from_bytes(i387[0:4], "little") & 0xFFFF == int.from_bytes(fx[0:2], "little")  # cwd
+    assert lx_ptrace(18, pid, 0, bytearray(512)) == -errno.EIO  # GETFPXREGS: i386 only
+
+
+def test_syscall_stops(traced):
+    pid, r = traced()
+    run_to_ready(pid, r, traced)
+    seen = []
+    for _ in range(6):
+        assert lx_ptrace(PTRACE.SYSCALL, pid, 0, 0) == 0
+        assert lx_wait4(pid) == (pid, 0x57F)
+        regs = getregs(pid)
+        seen.append((s64(regs[IDX["orig_rax"]]), s64(regs[IDX["rax"]])))
+    getpid = NR64["getpid"]
+    entries = [s for s in seen if s[0] == getpid and s[1] == -errno.ENOSYS]
+    exits = [s for s in seen if s[0] == getpid and s[1] == pid]
+    assert entries and exits
+
+
+def test_skip_syscall_with_orig_rax(traced):
+    pid, r = traced()
+    run_to_ready(pid, r, traced)
+    getpid = NR64["getpid"]
+    for _ in range(20):  # find a getpid entry
+        lx_ptrace(PTRACE.SYSCALL, pid, 0, 0)
+        lx_wait4(pid)
+        regs = getregs(pid)
+        if regs[IDX["orig_rax"]] == getpid and s64(regs[IDX["rax"]]) == -errno.ENOSYS:
+            break
+    regs[IDX["orig_rax"]] = (1 << 64) - 1  # -1: skip the call
+    assert lx_ptrace(PTRACE.SETREGS, pid, 0, bytearray(REGS.pack(*regs))) == 0
+    lx_ptrace(PTRACE.SYSCALL, pid, 0, 0)
+    assert lx_wait4(pid) == (pid, 0x57F)
+    assert s64(getregs(pid)[IDX["rax"]]) == -errno.ENOSYS  # skipped: the call never ran
+
+
+def test_cont_delivers_the_named_signal(traced):
+    pid, r = traced()
+    counter, _ = run_to_ready(pid, r, traced)
+    out = bytearray(8)
+    lx_ptrace(PTRACE.PEEKDATA, pid, counter, out)
+    before = int.from_bytes(out, "little")
+    assert lx_ptrace(PTRACE.CONT, pid, 0, signal.SIGUSR1) == 0
+    time.sleep(0.1)
+    os.kill(pid, signal.SIGUSR2)
+    assert lx_wait4(pid) == (pid, (signal.SIGUSR2 << 8) | 0x7F)
+    lx_ptrace(PTRACE.PEEKDATA, pid, counter, out)
+    assert int.from_bytes(out, "little") >= before + 1000  # the SIGUSR1 handler ran
+
+
+def test_singlestep(traced):
+    pid, r = traced()
+    run_to_ready(pid, r, traced)
+    rips = {getregs(pid)[IDX["rip"]]}
+    for _ in range(5):  # the first step may just re-run an interrupted system call
+        assert lx_ptrace(PTRACE.SINGLESTEP, pid, 1, 0) == 0  # gdb passes addr=1: ignored
+        assert lx_wait4(pid) == (pid, 0x57F)
+        rips.add(getregs(pid)[IDX["rip"]])
+    assert len(rips) > 1
+    w = bytearray(8)
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, DR + 8 * 6, w) == 0
+    assert int.from_bytes(w, "little") == 0xFFFF4FF0  # DR6.BS after a single step
+
+
+def test_errors(traced):
+    pid, r = traced()
+    assert lx_ptrace(0x9999, pid) == -errno.EIO  # unknown request
+    assert lx_ptrace(PTRACE.CONT, pid, 0, 65) == -errno.EIO  # bad signal
+    assert lx_ptrace(PTRACE.GETREGS, os.getpid(), 0, bytearray(216)) == -errno.ESRCH  # not traced
+    assert lx_ptrace(PTRACE.GETREGS, 999999999, 0, bytearray(216)) == -errno.ESRCH
+    assert lx_ptrace(PTRACE.CONT, pid, 0, 0) == 0
+    assert lx_ptrace(PTRACE.GETREGS, pid, 0, bytearray(216)) == -errno.ESRCH  # running
+    assert lx_ptrace(PTRACE.DETACH, pid, 0, 0) == -errno.ESRCH  # running
+    assert lx_ptrace(PTRACE.ATTACH, os.getpid()) == -errno.EPERM
+    assert lx_ptrace(PTRACE.ATTACH, pid) == -errno.EPERM  # already traced (by us)
+    assert lx_ptrace(PTRACE.ATTACH, 999999999) == -errno.ESRCH
+    assert lx_wait4(os.getpid()) == (-errno.ECHILD, 0)
+
+
+def test_kill(traced):
+    pid, _ = traced()
+    assert lx_ptrace(PTRACE.KILL, pid) == 0
+    assert lx_wait4(pid) == (pid, signal.SIGKILL)
+
+
+def _monitors() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,ppid,stat,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines()[1:] if int(line.split()[1]) == os.getpid()]
+
+
+@pytest.fixture
+def stranger(cbuild):
+    exe = str(cbuild(LXT, "-O0", name="lxt"))
+    p = subprocess.Popen([exe], stdout=subprocess.PIPE, text=True)
+    p.stdout.readline()
+    yield p
+    p.kill()
+    p.wait()
+
+
+def test_attach_detach_cycle(stranger):
+    pid = stranger.pid
+    before = len(_monitors())
+    assert lx_ptrace(PTRACE.ATTACH, pid) == 0
+    assert len(_monitors()) == before + 1  # the monitor, a child of ours
+    assert lx_wait4(pid) == (pid, 0x137F)  # the attach stop is a SIGSTOP stop
+    assert getregs(pid)[IDX["cs"]] == 0x33
+    assert lx_ptrace(PTRACE.CONT, pid, 0, 0) == 0
+    os.kill(pid, signal.SIGUSR1)
+    assert lx_wait4(pid) == (pid, (signal.SIGUSR1 << 8) | 0x7F)
+    assert lx_ptrace(PTRACE.DETACH, pid, 0, signal.SIGUSR1) == 0  # delivered on detach
+    assert len(_monitors()) == before
+    time.sleep(0.1)
+    assert stranger.poll() is None
+    with open(f"/proc/{pid}/status") as f:
+        assert "TracerPid:\t0" in f.read()
+    assert lx_ptrace(PTRACE.GETREGS, pid, 0, bytearray(216)) == -errno.ESRCH
+
+
+def test_attached_target_exit_and_kill(stranger):
+    pid = stranger.pid
+    assert lx_ptrace(PTRACE.ATTACH, pid) == 0
+    assert lx_wait4(pid) == (pid, 0x137F)
+    assert lx_ptrace(PTRACE.KILL, pid) == 0
+    assert not any(str(pid) in line for line in _monitors() if "lxt" not in line)
+    stranger.wait(timeout=10)
