@@ -16,7 +16,7 @@ from structs.procfs_consts import PC, PCRUN_VALID, PCSET_MODES, PCX, PR_WHY
 from structs.procfs_consts import PCRUN_FLAGS as RF
 from structs.signals import SOLARIS_NSIG, STOL
 
-from . import gregs, procinfo, status, tracing
+from . import gregs, procinfo, status, tracing, watch
 from .lwp import HostStop, Lwp, Proc
 
 _SIGKILL_S = 9
@@ -345,6 +345,7 @@ HANDLERS: dict[int, Callable[..., Any]] = {
     PC.PCSFPREG: pcsfpreg,
     PC.PCSVADDR: pcsvaddr,
     PC.PCNICE: pcnice,
+    PC.PCWATCH: watch.pcwatch,
     PCX.PCXSYSCALL_ONCE: pcx_syscall_once,
     PCX.PCXSETSYSNUM: pcx_setsysnum,
 }

@@ -22,7 +22,7 @@ from structs.ptrace_consts import PTRACE_EVENT, PTRACE_SYSCALL_INFO
 from structs.signals import LTOS, STOL
 from structs.wire import Op
 
-from . import control, procinfo, snapshot, status, tracing, wait
+from . import control, procinfo, snapshot, status, tracing, wait, watch
 from .lwp import HostStop, Lwp, Proc
 
 _SIGTRAP, _SIGKILL, _SIGSTOP = 5, 9, 19
@@ -87,6 +87,7 @@ class Wait:
     proc: Proc
     lwp: Lwp | None
     deadline: float | None = None
+    kind: str = "stop"  # "watch": PCWATCH until every LWP has its debug registers (watch.py)
 
 
 class CtlWrite:
@@ -444,7 +445,7 @@ class Engine:
         tracing.detach(lwp, sig)
 
     def _clear_debugregs(self, lwp: Lwp) -> None:
-        pass  # watchpoints are not armed yet in this version
+        watch.clear_lwp(self, lwp)  # DR7, DR0-3 zeroed before the detach (item 17)
 
     # -- status snapshots ---------------------------------------------------------------------
 
@@ -529,6 +530,8 @@ class Engine:
     def wait_satisfied(self, w: Wait) -> bool:
         if w.proc.exited:
             raise OSError(errno.ENOENT, "process has exited")
+        if w.kind == "watch":
+            return watch.programmed(w.proc)
         if w.lwp is not None:
             if w.lwp.lwpid not in w.proc.lwps:
                 raise OSError(errno.ENOENT, "lwp has exited")
@@ -718,11 +721,19 @@ class Engine:
         lwp.hinfo = info
         code = int.from_bytes(info[8:12], "little", signed=True)
         flt = host_fault(sig, code, "data")
-        if sig == _SIGTRAP and code == 4:  # TRAP_HWBKPT: exec or data area?
-            flt = HWBKPT_FAULT["data"]
+        winfo = b""
+        if sig == _SIGTRAP and code == 4:  # TRAP_HWBKPT: which PCWATCH area fired (watch.py)
+            winfo = watch.hit(self, lwp)
+            if winfo is None:  # a late hit of a cancelled area: swallowed
+                if lwp.dstop:
+                    self.stop_lwp(lwp, PR_WHY.PR_REQUESTED, 0)
+                else:
+                    self._resume(lwp, 0)
+                return
+            flt = HWBKPT_FAULT["data"]  # FLTWATCH for every PCWATCH area, exec ones too (§5)
         if flt is not None and self._flt_traced(proc, flt):
             lwp.curfault = int(flt)
-            lwp.faultinfo = status.solaris_siginfo(info, fault=int(flt))
+            lwp.faultinfo = winfo or status.solaris_siginfo(info, fault=int(flt))
             self.stop_lwp(lwp, PR_WHY.PR_FAULTED, int(flt))
             return
         for dropped in (lwp.unkill, proc.unkill):
@@ -733,7 +744,7 @@ class Engine:
                 return
         ssig = LTOS[sig]
         if self._sig_traced(proc, ssig):
-            lwp.cursig, lwp.curinfo = ssig, status.solaris_siginfo(info)
+            lwp.cursig, lwp.curinfo = ssig, winfo or status.solaris_siginfo(info)
             self.stop_lwp(lwp, PR_WHY.PR_SIGNALLED, ssig)
             return
         if lwp.dstop:
@@ -752,6 +763,7 @@ class Engine:
             if event == PTRACE_EVENT.CLONE and _tgid(child) == proc.pid:
                 nl = proc.add_lwp(child)
                 self.tids[child] = nl
+                watch.new_lwp(self, nl)  # Linux threads do not inherit debug registers
                 st = self.early.pop(child, None)
                 if st is not None:
                     self._host_event(nl, st)
@@ -775,6 +787,7 @@ class Engine:
             proc.next_lwpid = 2
             self.tids[proc.pid] = lwp
             proc.watch.clear()
+            watch.exec_reset(self, lwp)
             try:
                 proc.dmodel = procinfo.dmodel(proc.pid)
             except OSError:
