@@ -316,3 +316,26 @@ def test_attached_target_exit_and_kill(stranger):
     assert lx_ptrace(PTRACE.KILL, pid) == 0
     assert not any(str(pid) in line for line in _monitors() if "lxt" not in line)
     stranger.wait(timeout=10)
+
+
+def test_gdb_hardware_watchpoint_sequence(traced):
+    """gdb's sequence (../shared/traces/gdb-hw-watch): DR7=0, DR0=&var, DR7=0xd0101, DR6=0,
+    CONT -> SIGTRAP stop, PEEKUSER DR6 = 0xffff0ff1 (B0)."""
+    pid, r = traced()
+    counter, _ = run_to_ready(pid, r, traced)
+    assert lx_ptrace(PTRACE.POKEUSER, pid, DR + 8 * 7, 0) == 0
+    assert lx_ptrace(PTRACE.POKEUSER, pid, DR + 8 * 0, counter) == 0
+    assert lx_ptrace(PTRACE.POKEUSER, pid, DR + 8 * 7, 0xD0101) == 0
+    assert lx_ptrace(PTRACE.POKEUSER, pid, DR + 8 * 6, 0) == 0
+    assert lx_ptrace(PTRACE.CONT, pid, 0, 0) == 0
+    assert lx_wait4(pid) == (pid, 0x57F)
+    w = bytearray(8)
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, DR + 8 * 6, w) == 0
+    assert int.from_bytes(w, "little") == 0xFFFF0FF1
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, DR + 8 * 7, w) == 0 and int.from_bytes(w, "little") == 0xD0101
+    # deleting the watchpoint (DR7=0) lets the program run without further traps
+    assert lx_ptrace(PTRACE.POKEUSER, pid, DR + 8 * 7, 0) == 0
+    assert lx_ptrace(PTRACE.CONT, pid, 0, 0) == 0
+    time.sleep(0.1)
+    assert lx_wait4(pid, 1) == (0, 0)  # WNOHANG: no stop
+    assert lx_ptrace(PTRACE.POKEUSER, pid, DR + 8 * 7, 0x2) == -errno.ESRCH  # running
