@@ -436,13 +436,24 @@ class Engine:
             sig = lwp.deferred_sig
         elif lwp.curfault and lwp.hstop is HostStop.SIGNAL:
             sig = lwp.hsig
-        lwp.cursig = lwp.deferred_sig = lwp.curfault = 0
+        elif lwp.fresh_sig and not self._our_trap(lwp):
+            sig = lwp.fresh_sig  # a signal arriving just as we let go still reaches the process
+        lwp.cursig = lwp.deferred_sig = lwp.curfault = lwp.fresh_sig = 0
         if sig and lwp.hstop is not HostStop.SIGNAL:
             tracing.tgkill(lwp.proc.pid, lwp.tid, sig)
             sig = 0
         if lwp.slot is not None:
             self.snap.invalidate(lwp.slot, lwp.gen)
         tracing.detach(lwp, sig)
+
+    def _our_trap(self, lwp: Lwp) -> bool:
+        """A SIGTRAP our own debug registers raised (dropped when we let go)."""
+        if lwp.fresh_sig != _SIGTRAP:
+            return False
+        try:
+            return int.from_bytes(tracing.getsiginfo(lwp.tid)[8:12], "little", signed=True) == 4
+        except OSError:
+            return False
 
     def _clear_debugregs(self, lwp: Lwp) -> None:
         watch.clear_lwp(self, lwp)  # DR7, DR0-3 zeroed before the detach (item 17)
@@ -512,16 +523,18 @@ class Engine:
     def at_host_stop(self, lwp: Lwp, action: Callable[[Lwp], None]) -> None:
         """Run `action(lwp)` while the thread is in a ptrace-stop: now if it is, else at an unseen
         stop procd brings about (the kernel takes register and mask changes only then)."""
-        if lwp.hstop is not None:
+        if lwp.hstop is not None and not lwp.listening:
             action(lwp)
         else:
+            # A running LWP, or one in a group stop under PTRACE_LISTEN (which takes no other
+            # request): interrupt it; a listening one stays job-control stopped afterwards.
             lwp.on_stop.append(action)
             self.kick(lwp)
 
     def kick(self, lwp: Lwp) -> None:
         """Interrupt a running LWP for procd's own purposes; its stop is never seen through /proc
         (an interrupt stop without a stop directive is simply resumed, with the current mode)."""
-        if lwp.hstop is None:
+        if lwp.hstop is None or lwp.listening:
             try:
                 tracing.interrupt(lwp.tid)
             except OSError:
@@ -664,9 +677,15 @@ class Engine:
         lwp.fpregs = None
         lwp.listening = False
         proc = lwp.proc
-        lwp.hstop = HostStop.INTERRUPT  # refined below; any ptrace-stop takes deferred actions
+        # Refined below; deferred actions run at any ptrace-stop, and a plain signal-delivery
+        # stop is marked so that a detach among them hands the signal back (fresh_sig).
+        plain = not event and sig != _SYSGOOD
+        lwp.hstop = HostStop.SIGNAL if plain else HostStop.INTERRUPT
+        lwp.hsig = sig if plain else 0
+        lwp.fresh_sig = sig if plain else 0
         while lwp.on_stop:
             lwp.on_stop.pop(0)(lwp)
+        lwp.fresh_sig = 0
         if not proc.seized:
             return  # released (detached) by one of those actions
         if event == PTRACE_EVENT.STOP:

@@ -32,6 +32,7 @@ class Lwp:
     hstop: HostStop | None = None  # None: running
     hsig: int = 0  # host signal of a signal-delivery or group stop
     hinfo: bytes = b""  # Linux siginfo of a signal-delivery stop
+    fresh_sig: int = 0  # while deferred actions run at a signal-delivery stop: its signal
     listening: bool = False  # PTRACE_LISTEN in a group stop
     # /proc side
     why: int = 0  # pr_why while stopped through /proc, 0 while running

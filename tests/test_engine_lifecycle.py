@@ -194,3 +194,21 @@ def test_job_control_stop(life):
         assert st["pr_flags"] & (PR_FLAGS.PR_STOPPED | PR_FLAGS.PR_ISTOP) == PR_FLAGS.PR_STOPPED
         os.kill(p.pid, signal.SIGCONT)
         until(lambda: not lwpstatus(p.pid, 1)["pr_flags"] & PR_FLAGS.PR_STOPPED)
+
+
+def test_release_of_a_job_control_stopped_process(life):
+    p = life("late-thread")
+    c = npc.open(f"{p.pid}/ctl", os.O_WRONLY)
+    c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSTRACE, sigset(SIGUSR1_S))))
+    os.kill(p.pid, signal.SIGSTOP)
+    until(lambda: lwpstatus(p.pid, 1)["pr_why"] == PR_WHY.PR_JOBCONTROL)
+    c.close()  # run-on-last-close: let go; job control keeps it stopped
+
+    def state_and_tracer():
+        with open(f"/proc/{p.pid}/status") as f:
+            st = dict(line.split(":", 1) for line in f)
+        return st["State"].split()[0], int(st["TracerPid"])
+
+    until(lambda: state_and_tracer() == ("T", 0))
+    os.kill(p.pid, signal.SIGCONT)
+    until(lambda: state_and_tracer()[0] in "RS")
