@@ -155,6 +155,7 @@ class Engine:
         self.release_later: set[int] = set()  # fork children without PR_FORK, not yet stopped
         self.snap = snapshot.Publisher(procd.path)
         self.waiters: dict[Pending, tuple[int, int, int, int]] = {}  # blocked native waitids
+        self.armed_pids: set[int] = set()  # processes with armed debug registers
         self.dirty: set[Lwp] = set()  # LWPs whose published snapshot may be out of date
 
     # -- request dispatch --------------------------------------------------------------------
@@ -457,6 +458,16 @@ class Engine:
 
     def _clear_debugregs(self, lwp: Lwp) -> None:
         watch.clear_lwp(self, lwp)  # DR7, DR0-3 zeroed before the detach (item 17)
+
+    def watch_changed(self, proc: Proc) -> None:
+        """Tell the guardian (item 17) which processes have armed debug registers now."""
+        if proc.watch and not proc.exited and proc.seized:
+            self.armed_pids.add(proc.pid)
+        else:
+            self.armed_pids.discard(proc.pid)
+        guardian = getattr(self.procd, "guardian", None)
+        if guardian is not None:
+            guardian.armed(self.armed_pids)
 
     # -- status snapshots ---------------------------------------------------------------------
 
@@ -807,6 +818,7 @@ class Engine:
             self.tids[proc.pid] = lwp
             proc.watch.clear()
             watch.exec_reset(self, lwp)
+            self.watch_changed(proc)
             try:
                 proc.dmodel = procinfo.dmodel(proc.pid)
             except OSError:
@@ -852,6 +864,7 @@ class Engine:
             proc.lwps.clear()
             if self.procs.get(proc.pid) is proc:
                 del self.procs[proc.pid]
+            self.watch_changed(proc)
         self.wake(proc)
 
     # -- connections --------------------------------------------------------------------------
@@ -891,6 +904,7 @@ class Engine:
         proc.watch.clear()
         proc.flags &= ~(0x200000 | 0x400000)
         self.release(proc)
+        self.watch_changed(proc)
 
     def release_all(self) -> None:
         """procd is going away: nothing it controls may be left stopped."""

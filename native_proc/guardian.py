@@ -32,6 +32,7 @@ Pipe protocol: ASCII lines, each one the complete current set as space-separated
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import signal
 import sys
@@ -103,6 +104,23 @@ class Guardian:
             except OSError as ex:
                 print(f"procd: cannot restart the guardian: {ex}", file=sys.stderr)
 
+    def stop(self, timeout: float = 1.0) -> None:
+        """procd's clean exit: close the pipe, let the guardian disarm the last set, reap it.
+
+        Bounded: a target procd could not release is seized by the guardian only once procd
+        has exited, so procd does not wait for that (the guardian keeps trying meanwhile)."""
+        self.close()
+        pid, self.pid = self.pid, 0
+        deadline = time.monotonic() + timeout
+        while pid:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                return  # already reaped (procd's wait for its tracees took it)
+            if done or time.monotonic() > deadline:
+                return
+            time.sleep(0.005)
+
     def close(self) -> None:
         """Drop procd's end of the pipe (the guardian then disarms the last set and exits)."""
         if self._w >= 0:
@@ -121,6 +139,10 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _guard(r: int) -> None:
     """The guardian's life: read sets until EOF, then disarm the last one."""
+    if r < 3:  # procd ran with a standard descriptor closed: keep the pipe clear of 0-2
+        r2 = fcntl.fcntl(r, fcntl.F_DUPFD_CLOEXEC, 3)
+        os.close(r)
+        r = r2
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)

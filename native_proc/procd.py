@@ -31,6 +31,7 @@ from .guardian import Guardian
 _REQ = codec(REQUEST).struct
 _REP = codec(REPLY).struct
 _SO_PEERCRED = struct.Struct("3i")
+_MAX_SLEEP = 3600.0  # seconds; deadlines further away are re-checked on waking
 
 
 class Conn:
@@ -179,13 +180,15 @@ class Procd:
             os.close(ready_fd)
         while not self.stopping:
             timeout = self.engine.next_timeout()
+            if timeout is not None:
+                timeout = min(timeout, _MAX_SLEEP)  # a client's huge PCTWSTOP must not overflow poll()
             for key, _ in self.sel.select(timeout):
                 _guarded(key.data, key.fileobj)
             _guarded(self.engine.run_timers)
             _guarded(self.engine.reap)
             _guarded(self.engine.flush)
         _guarded(self.engine.release_all)
-        self.guardian.close()
+        self.guardian.stop()
         self.engine.snap.close()
         try:
             os.unlink(self.path)

@@ -70,8 +70,8 @@ running one through an unseen stop first); `clear_lwp`, called by `Engine._clear
 before the detach, zeroes DR7, the used DR0-3 and DR6.  An LWP in PTRACE_LISTEN (job-control
 stopped) takes no ptrace request, the detach included: it is interrupted and its re-trap report
 taken synchronously (`_retrap`, bounded by RETRAP_TIMEOUT), so registers and detach both work and
-it stays job-control stopped.  If procd itself dies the registers stay armed: the guardian
-process of item 17 is not built yet.
+it stays job-control stopped.  If procd itself dies, the guardian (native_proc/guardian.py),
+told of every change of the armed set through `Engine.watch_changed`, disarms them.
 """
 
 from __future__ import annotations
@@ -240,6 +240,7 @@ def pcwatch(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: dict) -> Any:
         if a.wflags & (_R | _W):
             a.value = _read(proc.pid, a.vaddr, a.size)
     proc.watch[:] = new
+    e.watch_changed(proc)
     return program(e, proc)
 
 

@@ -1,0 +1,184 @@
+"""`native-proc`: serve, status (pflags-style) and shutdown, against real stopped targets."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import stat
+import subprocess
+
+import pytest
+
+import native_proc.client as npc
+from native_proc.cli import flag_names, main, why_what
+from structs.codec import codec
+from structs.ctl import encode_ctl
+from structs.faults import FLT
+from structs.procfs import LWPSTATUS
+from structs.procfs_consts import PC, PR_FLAGS, PR_WHY
+from structs.regs import ILLUMOS_REG_INDEX
+from structs.syscalls import NR64
+
+from .procd_helpers import Served, until, using_procd
+from .targets import LOOP
+
+LWPST = codec(LWPSTATUS["amd64"])
+RIP = ILLUMOS_REG_INDEX["amd64"]["REG_RIP"]
+SIGUSR1_S = 16
+PR_RLC = 0x200000
+
+
+def ctl(*messages) -> bytes:
+    return encode_ctl("amd64", list(messages))
+
+
+def sigset(*sigs: int) -> dict:
+    return {"__sigbits": sum(1 << (s - 1) for s in sigs).to_bytes(16, "little")}
+
+
+def fltset(*flts: int) -> dict:
+    m = sum(1 << (f - 1) for f in flts)
+    return {"word": [(m >> (32 * i)) & 0xFFFFFFFF for i in range(4)]}
+
+
+def sysset(*nrs: int) -> dict:
+    m = sum(1 << n for n in nrs)
+    return {"word": [(m >> (32 * i)) & 0xFFFFFFFF for i in range(16)]}
+
+
+@pytest.fixture
+def spawn(cbuild):
+    exe = cbuild(LOOP, "-O0", name="loop")
+    procs = []
+
+    def start(mode: str = "spin"):
+        p = subprocess.Popen([str(exe), mode], stdout=subprocess.PIPE, text=True)
+        procs.append(p)
+        assert p.stdout.readline().split()[0] == "ready"
+        return p
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait(timeout=10)
+
+
+def status(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    rc = main(["status", *argv], out=out)
+    return rc, out.getvalue()
+
+
+def test_status_of_a_syscall_entry_stop(spawn):
+    p = spawn("syscalls")
+    getpid = NR64["getpid"]
+    with npc.open(f"{p.pid}/ctl", os.O_WRONLY) as c:
+        c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSTRACE, sigset(SIGUSR1_S)), (PC.PCSFAULT, fltset(FLT.FLTBPT)),
+                    (PC.PCSTOP, None), (PC.PCSENTRY, sysset(getpid)), (PC.PCSEXIT, sysset(getpid, NR64["write"])),
+                    (PC.PCRUN, 0), (PC.PCWSTOP, None)), timeout=10)
+        rc, text = status(str(p.pid))
+        with npc.open(f"{p.pid}/lwp/1/lwpstatus") as f:
+            rip = LWPST.decode(f.read())["pr_reg"][RIP]
+    assert rc == 0
+    lines = text.splitlines()
+    assert lines[0].startswith(f"{p.pid}:\t") and lines[0].endswith(" syscalls")
+    assert lines[1] == "\tdata model = _LP64  flags = PR_RLC"
+    assert "\tsigtrace = SIGUSR1" in lines
+    assert "\tflttrace = FLTBPT" in lines
+    assert "\tsysentry = getpid" in lines
+    assert "\tsysexit = write getpid" in lines
+    assert " /1:\tflags = PR_STOPPED|PR_ISTOP  [ PR_SYSENTRY getpid ]" in lines
+    assert any(line.startswith("\tsyscall = getpid(") for line in lines)
+    assert f"REG_RIP    = 0x{rip & (1 << 64) - 1:016x}" in text
+    for name in ("REG_RAX", "REG_RSP", "REG_GSBASE"):  # every illumos register is shown
+        assert name in text
+
+
+def test_status_of_signalled_and_faulted_stops(spawn):
+    p = spawn()
+    with npc.open(f"{p.pid}/ctl", os.O_WRONLY) as c:
+        c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSTRACE, sigset(SIGUSR1_S))))
+        os.kill(p.pid, signal.SIGUSR1)
+        c.write(ctl((PC.PCWSTOP, None)), timeout=10)
+        rc, text = status(str(p.pid))
+        assert rc == 0
+        assert " /1:\tflags = PR_STOPPED|PR_ISTOP  [ PR_SIGNALLED SIGUSR1 ]" in text.splitlines()
+        assert "\tcursig = SIGUSR1" in text.splitlines()
+        c.write(ctl((PC.PCRUN, 0x1)))  # PRCSIG: SIGUSR1 would kill it
+    q = spawn("int3")
+    with npc.open(f"{q.pid}/ctl", os.O_WRONLY) as c:
+        c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSFAULT, fltset(FLT.FLTBPT)), (PC.PCWSTOP, None)), timeout=10)
+        rc, text = status(str(q.pid))
+        assert " /1:\tflags = PR_STOPPED|PR_ISTOP  [ PR_FAULTED FLTBPT ]" in text.splitlines()
+        assert "REG_RIP" in text
+        c.write(ctl((PC.PCRUN, 0x2)))  # PRCFAULT
+
+
+def test_status_of_a_requested_stop_and_a_running_process(spawn):
+    p = spawn()
+    rc, text = status(str(p.pid))
+    assert rc == 0
+    assert "\tdata model = _LP64  flags = 0" in text.splitlines()
+    assert "[" not in text and "REG_" not in text  # running: no why/what, no registers
+    with npc.open(f"{p.pid}/ctl", os.O_WRONLY) as c:
+        c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSTOP, None)), timeout=10)
+        rc, text = status(str(p.pid))
+        assert " /1:\tflags = PR_STOPPED|PR_ISTOP  [ PR_REQUESTED ]" in text.splitlines()
+    until(lambda: "[" not in status(str(p.pid))[1], what="run-on-last-close")
+
+
+def test_status_errors(capsys):
+    rc, text = status("999999999")
+    assert rc == 1 and text == ""
+    assert "999999999" in capsys.readouterr().err
+
+
+def test_decoders():
+    assert flag_names(0) == "0"
+    assert flag_names(int(PR_FLAGS.PR_STOPPED | PR_FLAGS.PR_ISTOP | PR_FLAGS.PR_KLC)) == "PR_STOPPED|PR_ISTOP|PR_KLC"
+    assert flag_names(0x80000000) == "0x80000000"
+    assert why_what(PR_WHY.PR_SYSEXIT, NR64["execve"], "amd64") == "[ PR_SYSEXIT execve ]"
+    assert why_what(PR_WHY.PR_SYSENTRY, 11, "i386") == "[ PR_SYSENTRY execve ]"  # host numbers per ABI
+    assert why_what(PR_WHY.PR_JOBCONTROL, 23, "amd64") == "[ PR_JOBCONTROL SIGSTOP ]"  # Solaris 23
+    assert why_what(PR_WHY.PR_FAULTED, FLT.FLTWATCH, "amd64") == "[ PR_FAULTED FLTWATCH ]"
+    assert why_what(0, 0, "amd64") == ""
+
+
+def test_serve_listing_and_shutdown(tmp_path, spawn):
+    srv = Served(tmp_path)
+    try:
+        d = os.stat(srv.dir)
+        assert stat.S_IMODE(d.st_mode) == 0o700  # the socket is private to its user
+        p = spawn()
+        with srv.active():
+            c = npc.open(f"{p.pid}/ctl", os.O_WRONLY)
+            c.write(ctl((PC.PCSTOP, None)), timeout=10)  # no PR_RLC: a serve procd keeps it
+            c.close()
+            rc, text = status()
+            assert rc == 0 and text.startswith(f"{p.pid}: seized=True")
+            assert " /1:\tflags = PR_STOPPED|PR_ISTOP  [ PR_REQUESTED ]" in status(str(p.pid))[1].splitlines()
+            assert main(["serve", "--socket", srv.path]) == 1  # one procd per socket
+            out = io.StringIO()
+            assert main(["shutdown"], out=out) == 0
+        srv.proc.wait(timeout=15)
+        assert srv.proc.returncode == 0, srv.log()
+        # shutdown releases everything: the target runs on, untraced
+        until(lambda: ps_state(p.pid) == ("R", 0) or ps_state(p.pid) == ("S", 0), what="released target")
+        assert "Traceback" not in srv.log()
+    finally:
+        srv.stop()
+
+
+def ps_state(pid: int) -> tuple[str, int]:
+    from .procd_helpers import host_state
+
+    return host_state(pid)
+
+
+def test_shutdown_without_a_procd(tmp_path, capsys):
+    with using_procd(str(tmp_path / "nothing.sock")):
+        assert main(["shutdown"]) == 1
+        assert main(["status"]) == 1
+    assert "no procd" in capsys.readouterr().err
