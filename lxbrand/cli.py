@@ -3,6 +3,10 @@
 `lxbrand demo [CMD ...]`: start CMD (default /bin/echo) under PTRACE_TRACEME through the host
 binding, stop it at its exec, and print its registers decoded through the `structs` schemas,
 in Linux user_regs_struct order and in the illumos gregset order procd will speak.
+
+`lxbrand trace [-o FILE] [-s N] -- CMD [ARGS...]` / `lxbrand trace [-o FILE] [-s N] -p PID`:
+strace over lx_ptrace (lxbrand/trace.py): one line per system call to stderr or FILE; exits
+with the command's status; with -p, Ctrl-C (SIGINT) detaches and exits 0.
 """
 
 from __future__ import annotations
@@ -62,10 +66,41 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("demo", help="print a real traced process's registers through the schemas")
     d.add_argument("command", nargs=argparse.REMAINDER, help="program to start (default: /bin/echo hello)")
+    t = sub.add_parser("trace", help="strace a command or a running process through lx_ptrace",
+                       usage="lxbrand trace [-o FILE] [-s STRSIZE] (-p PID | -- CMD [ARGS ...])")
+    t.add_argument("-o", dest="output", metavar="FILE", help="write the trace to FILE (default: stderr)")
+    t.add_argument("-p", dest="pid", type=int, metavar="PID", help="attach to a running process")
+    t.add_argument("-s", dest="strsize", type=int, default=32, metavar="STRSIZE",
+                   help="the longest string printed (default 32)")
+    t.add_argument("-f", dest="follow", action="store_true", help="follow forks (not supported yet)")
+    t.add_argument("command", nargs=argparse.REMAINDER, help="program and arguments to start")
     args = p.parse_args(argv)
     if args.cmd == "demo":
         return demo(args.command or ["/bin/echo", "hello from a traced process"])
+    if args.cmd == "trace":
+        return trace_main(t, args)
     return 2
+
+
+def trace_main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from .trace import trace
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if args.follow:
+        parser.error("-f (following forks and threads) is not supported yet: it is a later issue")
+    if (args.pid is None) == (not command):
+        parser.error("give either -p PID or a command to start (after --)")
+    if args.strsize < 0:
+        parser.error("-s must not be negative")
+    if args.output is None:
+        return trace(command or None, args.pid, sys.stderr, args.strsize, reraise=True)
+    try:
+        out = open(args.output, "w")
+    except OSError as e:
+        print(f"lxbrand trace: can't open {args.output}: {e.strerror}", file=sys.stderr)
+        return 1
+    with out:
+        return trace(command or None, args.pid, out, args.strsize, reraise=True)
 
 
 if __name__ == "__main__":

@@ -197,7 +197,9 @@ class ProcFile:
             # procd has checked access: the address space is read from the host directly.
             try:
                 acc = flags & os.O_ACCMODE
-                self._mem = os.open(f"/proc/{parts[0]}/mem", os.O_RDWR if acc != os.O_RDONLY else os.O_RDONLY)
+                self._mem_pid = int(parts[0])
+                self._mem_flags = (os.O_RDWR if acc != os.O_RDONLY else os.O_RDONLY) | os.O_CLOEXEC
+                self._mem = os.open(f"/proc/{self._mem_pid}/mem", self._mem_flags)
             except OSError:
                 self._mem = None
 
@@ -273,14 +275,28 @@ class ProcFile:
     def _mem_read(self, size: int, offset: int) -> bytes:
         if self.closed:
             raise ValueError("I/O operation on closed /proc file")
-        try:
-            return os.pread(self._mem, size, offset)
-        except OSError as e:
-            if e.errno in (errno.EIO, errno.EFAULT):
-                return b""  # a read at an unmapped start is end-of-file, as on Solaris
-            if e.errno == errno.ESRCH:
-                raise OSError(errno.ENOENT, "process has exited") from None
-            raise
+        for retry in (False, True):
+            try:
+                data = os.pread(self._mem, size, offset)
+                if data or retry or not size:
+                    return data
+            except OSError as e:
+                if e.errno == errno.ESRCH:
+                    raise OSError(errno.ENOENT, "process has exited") from None
+                if e.errno not in (errno.EIO, errno.EFAULT):
+                    raise
+                if retry:
+                    return b""  # a read at an unmapped start is end-of-file, as on Solaris
+            self._reopen_mem()
+        return b""
+
+    def _reopen_mem(self) -> None:
+        """The host descriptor names the address space it was opened on; after an exec the
+        process has a new one, which the Solaris `as` file follows."""
+        assert self._mem is not None
+        fd = os.open(f"/proc/{self._mem_pid}/mem", self._mem_flags)
+        os.dup2(fd, self._mem)
+        os.close(fd)
 
     def pwrite(self, data: bytes, offset: int, timeout: float | None = None) -> int:
         """Write at `offset`; for ctl/lwpctl, a sequence of control messages (offset ignored).
@@ -291,12 +307,15 @@ class ProcFile:
         if self._mem is not None:
             if self.closed:
                 raise ValueError("I/O operation on closed /proc file")
-            try:
-                return os.pwrite(self._mem, data, offset)
-            except OSError as e:
-                if e.errno == errno.ESRCH:
-                    raise OSError(errno.ENOENT, "process has exited") from None
-                raise OSError(errno.EIO, "unmapped address") from None
+            for retry in (False, True):
+                try:
+                    return os.pwrite(self._mem, data, offset)
+                except OSError as e:
+                    if e.errno == errno.ESRCH:
+                        raise OSError(errno.ENOENT, "process has exited") from None
+                    if retry:
+                        raise OSError(errno.EIO, "unmapped address") from None
+                self._reopen_mem()
         return self._call(Op.WRITE, offset, payload=bytes(data), timeout=timeout)[0]
 
     def read(self, size: int = -1) -> bytes:

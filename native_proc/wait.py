@@ -78,10 +78,10 @@ def matches(proc: Any, caller: int, idtype: int, id: int, pgid: int) -> bool:
 # -- client side ----------------------------------------------------------------------------------
 
 
-def _host(idtype: int, id: int, options: int) -> bytes | None:
+def _host(idtype: int, id: int, options: int, block: bool = False) -> bytes | None:
     from . import host  # the client process's own children
 
-    opts = 1  # WNOHANG: blocking happens in the loop below
+    opts = 0 if block else 1  # WNOHANG unless the host alone can answer
     for s, h in _HOST_OPTS.items():
         if options & s:
             opts |= h
@@ -102,21 +102,19 @@ def waitid(ask_procd: Any, idtype: int, id: int, options: int, timeout: float | 
 
     check_args(idtype, options)
     deadline = None if timeout is None else time.monotonic() + timeout
+    nohang = bool(options & SOLARIS_W.WNOHANG)
+    if not options & SOLARIS_W.WTRAPPED:
+        return _host(idtype, id, options, block=not nohang)
     while True:
-        if options & SOLARIS_W.WTRAPPED:
-            got = ask_procd(idtype, id, options | SOLARIS_W.WNOHANG, None)
-            if got:
-                return got
-        got = _host(idtype, id, options)  # ECHILD: the caller has no such child at all
+        got = _host(idtype, id, options)  # no round trip; ECHILD: no such child at all
         if got:
             return got
-        if options & SOLARIS_W.WNOHANG:
-            return None
         if deadline is not None and time.monotonic() >= deadline:
             raise TimeoutError("waitid timed out")
+        # procd answers at once when a stop is waiting, else holds the request a slice long.
         try:
-            got = ask_procd(idtype, id, options & ~SOLARIS_W.WNOHANG, _SLICE)
+            got = ask_procd(idtype, id, options, None if nohang else _SLICE)
         except (socket.timeout, TimeoutError):
             continue
-        if got:
-            return got
+        if got or nohang:
+            return got or None
