@@ -17,7 +17,17 @@ from construct import Array, Bytes, Construct, FormatField, Renamed, Struct
 
 from .fields import unwrap
 
-__all__ = ["Codec", "codec"]
+__all__ = ["Codec", "codec", "plain"]
+
+
+def plain(v: Any) -> Any:
+    """construct's parse result as the codec gives it: plain dicts and lists, without the `_io`
+    bookkeeping construct adds (so the two can be compared, or the codec fed a parse)."""
+    if isinstance(v, dict):
+        return {k: plain(x) for k, x in v.items() if k != "_io"}
+    if isinstance(v, list):
+        return [plain(x) for x in v]
+    return v
 
 
 class Codec:

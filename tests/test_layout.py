@@ -10,18 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from structs.codec import codec
+from structs.codec import codec, plain
 from structs.fields import field_at, leaves, memberof, offsetof, sizeof
 from structs.layout import AMD64, I386, alignof, array, raw, struct
 
-
-def _plain(v):
-    """construct's Container/ListContainer as plain dicts/lists, without its `_io` bookkeeping."""
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items() if k != "_io"}
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    return v
 
 
 def _sample(m):
@@ -113,7 +105,7 @@ def test_codec_agrees_with_construct(m, data):
     s = _sample(m)
     b = data.draw(st.binary(min_size=sizeof(s), max_size=sizeof(s)))
     c = codec(s)
-    parsed = _plain(s.parse(b))
+    parsed = plain(s.parse(b))
     assert c.decode(b) == parsed
     assert c.encode(parsed) == b == s.build(parsed)
     # decode at an offset inside a larger buffer

@@ -19,7 +19,7 @@ from construct import Struct
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from structs.codec import codec
+from structs.codec import codec, plain
 from structs.fields import leaves, memberof, offsetof, sizeof
 from structs.layout import alignof
 from structs.linux_siginfo import SIFIELDS_SIZE, SIGINFO, SIGINFO_VIEWS, SI_MAX_SIZE
@@ -306,14 +306,6 @@ def _all_schemas() -> list[tuple[str, Struct]]:
 SCHEMAS = _all_schemas()
 
 
-def _plain(v):
-    """construct's Container/ListContainer as plain dicts/lists, without its `_io` bookkeeping."""
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items() if k != "_io"}
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    return v
-
 
 @pytest.mark.parametrize("con", [c for _, c in SCHEMAS], ids=[n for n, _ in SCHEMAS])
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -325,5 +317,5 @@ def test_round_trip_any_bytes(con, data):
     assert con.build(parsed) == b
     c = codec(con)
     decoded = c.decode(b)
-    assert decoded == _plain(parsed)
+    assert decoded == plain(parsed)
     assert c.encode(decoded) == b

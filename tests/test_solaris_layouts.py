@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from structs import ctl, procfs
-from structs.codec import codec
+from structs.codec import codec, plain
 from structs.ctl import (
     CTL_BY_NAME,
     CTL_MESSAGE,
@@ -134,14 +134,6 @@ _ROWS = [
 ]
 
 
-def _plain(v):
-    """construct's Container/ListContainer as plain dicts/lists, without `_io`."""
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items() if k != "_io"}
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    return v
-
 
 def test_reference_names_its_sources():
     paths = {p for p, _commit in REF["sources"]}
@@ -237,10 +229,10 @@ def _round_trip(con, b):
     parsed = con.parse(b)
     assert con.build(parsed) == b
     c = codec(con)
-    plain = _plain(parsed)
-    assert c.decode(b) == plain
-    assert c.encode(plain) == b
-    assert c.decode(b"\0" * 3 + b, 3) == plain
+    flat = plain(parsed)
+    assert c.decode(b) == flat
+    assert c.encode(flat) == b
+    assert c.decode(b"\0" * 3 + b, 3) == flat
 
 
 @pytest.mark.parametrize("con", [c for _, c in ALL_SCHEMAS], ids=[n for n, _ in ALL_SCHEMAS])
@@ -384,7 +376,7 @@ def test_every_code_round_trips(m, name, data):
     single = encode_ctl(m, [(code, operand)])
     assert single[: len(raw)] == raw and set(single[len(raw) :]) <= {0}
     parsed = CTL_MESSAGE[m].parse(raw)
-    assert (parsed.code, _plain(parsed.operand)) == (code, operand)
+    assert (parsed.code, plain(parsed.operand)) == (code, operand)
 
 
 def _boundaries(m, msgs):
