@@ -151,7 +151,9 @@ def _traceme(pid: int, addr: Any, data: Any, abi: str) -> int:
         if _PST.decode(f.read())["pr_flags"] & _PR_PTRACE:
             raise OSError(errno.EPERM, "already traced")
     with npc.open(f"{me}/ctl", os.O_WRONLY) as c:
-        c.write(encode_ctl("amd64", [(PC.PCSET, _PR_PTRACE), (PC.PCSTRACE, _ALL_SIGNALS),
+        # PR_RLC: when the tracer's descriptors are all gone (it exited) the process is let go,
+        # as Linux detaches the tracees of a tracer that exits.
+        c.write(encode_ctl("amd64", [(PC.PCSET, _PR_PTRACE | _PR_RLC), (PC.PCSTRACE, _ALL_SIGNALS),
                                      (PC.PCSFAULT, _NO_FAULTS), (PC.PCUNSET, _PR_FORK)]))
     return 0
 
@@ -424,7 +426,7 @@ def _attach(pid: int, addr: Any, data: Any, abi: str) -> int:
         execve = SYSCALL_NUMBERS["amd64"]["execve"]
         t.lwpctl.write(encode_ctl("amd64", [
             (PC.PCSTOP, None), (PC.PCSTRACE, _ALL_SIGNALS), (PC.PCSFAULT, _NO_FAULTS),
-            (PC.PCUNSET, _PR_FORK), (PC.PCSEXIT, _sysset(execve))]))
+            (PC.PCUNSET, _PR_FORK), (PC.PCSET, _PR_RLC), (PC.PCSEXIT, _sysset(execve))]))
     except OSError:
         t.close()
         raise OSError(errno.EPERM, "cannot stop it") from None

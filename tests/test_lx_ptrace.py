@@ -339,3 +339,136 @@ def test_gdb_hardware_watchpoint_sequence(traced):
     time.sleep(0.1)
     assert lx_wait4(pid, 1) == (0, 0)  # WNOHANG: no stop
     assert lx_ptrace(PTRACE.POKEUSER, pid, DR + 8 * 7, 0x2) == -errno.ESRCH  # running
+
+
+# -- a 32-bit target and an i386 caller ---------------------------------------------------------
+
+REGS32 = struct.Struct("<17i")
+I32 = {n: i for i, n in enumerate("ebx ecx edx esi edi ebp eax xds xes xfs xgs orig_eax eip xcs "
+                                  "eflags esp xss".split())}
+
+
+@pytest.fixture
+def traced32(cbuild):
+    exe = str(cbuild(LXT, "-O0", "-m32", name="lxt32"))
+    lxbrand.ensure_procd()
+    pids = []
+
+    def start():
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            if lx_ptrace(PTRACE.TRACEME, 0, abi="i386"):
+                os._exit(100)
+            os.execv(exe, [exe])
+        pids.append(pid)
+        assert lx_wait4(pid) == (pid, 0x57F)
+        return pid
+
+    yield start
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+        lx_wait4(pid)
+
+
+def test_i386_caller_on_a_32bit_target(traced32):
+    pid = traced32()
+    buf = bytearray(68)
+    assert lx_ptrace(PTRACE.GETREGS, pid, 0, buf, abi="i386") == 0
+    regs = list(REGS32.unpack(buf))
+    assert regs[I32["xcs"]] == 0x23 and regs[I32["orig_eax"]] == 11  # i386 execve
+    eip = regs[I32["eip"]] & 0xFFFFFFFF
+    w = bytearray(4)
+    assert lx_ptrace(PTRACE.PEEKUSER, pid, 4 * I32["eip"], w, abi="i386") == 0
+    assert int.from_bytes(w, "little") == eip
+    assert lx_ptrace(PTRACE.PEEKTEXT, pid, eip, w, abi="i386") == 0  # a 4-byte word
+    code = bytearray(8)
+    assert lx_ptrace(PTRACE.PEEKTEXT, pid, eip, code) == 0 and code[:4] == w
+    regs[I32["ebx"]] = 0x1234
+    assert lx_ptrace(PTRACE.SETREGS, pid, 0, bytearray(REGS32.pack(*regs)), abi="i386") == 0
+    assert lx_ptrace(PTRACE.GETREGS, pid, 0, buf, abi="i386") == 0
+    assert REGS32.unpack(buf)[I32["ebx"]] == 0x1234
+    # the 64-bit view of the same target: upper halves zero, cs 0x23
+    regs64 = getregs(pid)
+    assert regs64[IDX["rip"]] == eip and regs64[IDX["cs"]] == 0x23 and regs64[IDX["rbx"]] == 0x1234
+    fx = bytearray(512)
+    assert lx_ptrace(18, pid, 0, fx, abi="i386") == 0  # GETFPXREGS
+    assert int.from_bytes(fx[24:28], "little") & 0xFFC0 == 0x1F80
+    assert lx_ptrace(19, pid, 0, fx, abi="i386") == 0  # SETFPXREGS round trip
+    assert lx_ptrace(PTRACE.POKEUSER, pid, 252 + 4 * 7, 0, abi="i386") == 0  # DR7 at 280
+    assert lx_ptrace(PTRACE.POKEUSER, pid, 252 + 4 * 4, 0, abi="i386") == -errno.EIO  # DR4
+    assert lx_ptrace(PTRACE.CONT, pid, 0, 0, abi="i386") == 0
+
+
+def test_realtime_signal_stop_and_delivery(traced):
+    pid, r = traced()
+    run_to_ready(pid, r, traced)
+    rt = signal.SIGRTMIN + 3
+    assert lx_ptrace(PTRACE.CONT, pid, 0, 0) == 0
+    os.kill(pid, rt)
+    assert lx_wait4(pid) == (pid, (rt << 8) | 0x7F)  # Linux numbering, through Solaris and back
+    assert lx_ptrace(PTRACE.CONT, pid, 0, rt) == 0  # default action: terminate
+    assert lx_wait4(pid) == (pid, rt)
+
+
+def test_wait_options_and_ordinary_children(traced):
+    pid, r = traced()
+    assert lx_wait4(pid, 1) == (0, 0)  # WNOHANG: the exec stop was already reported
+    assert lx_wait4(pid, 0x40000000 | 0x20000000 | 1) == (0, 0)  # __WALL|__WNOTHREAD|WNOHANG
+    assert lx_wait4(pid, 0x1000) == (-errno.EINVAL, 0)  # not a wait4 option
+    p = subprocess.Popen(["sh", "-c", "exit 5"])
+    assert lx_wait4(p.pid) == (p.pid, 5 << 8)
+    p.returncode = 5
+
+
+def test_monitor_dies_with_its_target(stranger):
+    pid = stranger.pid
+    assert lx_ptrace(PTRACE.ATTACH, pid) == 0
+    assert lx_wait4(pid) == (pid, 0x137F)
+    assert lx_ptrace(PTRACE.CONT, pid, 0, 0) == 0
+    mons = [line for line in _monitors() if "lxt" not in line]
+    os.kill(pid, signal.SIGKILL)
+    assert lx_wait4(pid) == (pid, signal.SIGKILL)  # reported through the monitor's exit
+    stranger.wait(timeout=10)
+    left = [line for line in _monitors() if line in mons]
+    assert left == []
+
+
+def test_monitor_dies_with_its_tracer(cbuild, tmp_path):
+    exe = str(cbuild(LXT, "-O0", name="lxt"))
+    target = subprocess.Popen([exe], stdout=subprocess.DEVNULL)
+    script = tmp_path / "tracer.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from lxbrand import lx_ptrace, lx_wait4\n"
+        f"assert lx_ptrace(16, {target.pid}) == 0\n"
+        f"assert lx_wait4({target.pid}) == ({target.pid}, 0x137f)\n"
+        f"assert lx_ptrace(7, {target.pid}, 0, 0) == 0\n"
+        "print('attached', flush=True)\n"
+        "time.sleep(60)\n")
+    tracer = subprocess.Popen([os.sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert tracer.stdout.readline().strip() == "attached"
+        out = subprocess.run(["ps", "-eo", "pid,ppid"], capture_output=True, text=True).stdout
+        monitors = [int(l.split()[0]) for l in out.splitlines()[1:] if int(l.split()[1]) == tracer.pid]
+        assert monitors
+        tracer.kill()
+        tracer.wait()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{m}") and
+                                                  open(f"/proc/{m}/stat").read().split()[2] != "Z"
+                                                  for m in monitors):
+            time.sleep(0.05)
+        assert not any(os.path.exists(f"/proc/{m}") and open(f"/proc/{m}/stat").read().split()[2] != "Z"
+                       for m in monitors)
+        def tracer_pid():
+            with open(f"/proc/{target.pid}/status") as f:
+                return next(int(line.split()[1]) for line in f if line.startswith("TracerPid:"))
+        deadline = time.monotonic() + 5
+        while tracer_pid() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tracer_pid() == 0  # let go, as Linux detaches a dead tracer's tracees
+        assert target.poll() is None
+    finally:
+        target.kill()
+        target.wait()
