@@ -415,3 +415,42 @@ def test_messages_not_offered_yet_say_so(spawn):
         with pytest.raises(OSError) as ei:
             c.write(ctl((PC.PCREAD, {"pio_base": 0, "pio_len": 0, "pio_offset": 0})))
         assert ei.value.errno == errno.ENOTSUP
+
+
+def test_every_file_of_the_tree(spawn):
+    """Each file reads through procd with the size its Solaris layout has (amd64 reader)."""
+    from structs import procfs as S
+
+    p, _ = spawn()
+    assert str(p.pid) in npc.listdir("")
+    assert set(npc.listdir(f"{p.pid}")) >= {"as", "ctl", "status", "psinfo", "map", "watch", "cred",
+                                            "sigact", "auxv", "lwp"}
+    assert npc.listdir(f"{p.pid}/lwp/1") == ["lwpctl", "lwpsinfo", "lwpstatus"]
+    with pytest.raises(FileNotFoundError):
+        npc.listdir(f"{p.pid}/lwp/9")
+    sizes = {"status": S.PSTATUS, "psinfo": S.PSINFO, "lwp/1/lwpsinfo": S.LWPSINFO,
+             "lwp/1/lwpstatus": S.LWPSTATUS}
+    for name, schema in sizes.items():
+        with npc.open(f"{p.pid}/{name}") as f:
+            assert len(f.read()) == schema["amd64"].sizeof(), name
+    with npc.open(f"{p.pid}/psinfo") as f:
+        ps = codec(S.PSINFO["amd64"]).decode(f.read())
+    assert ps["pr_pid"] == p.pid and ps["pr_fname"].startswith(b"loop-")
+    for name, schema in (("map", S.PRMAP), ("auxv", S.AUXV), ("sigact", S.SIGACTION)):
+        with npc.open(f"{p.pid}/{name}") as f:
+            data = f.read()
+        assert data and len(data) % schema["amd64"].sizeof() == 0, name
+    with npc.open(f"{p.pid}/cred") as f:
+        cred = codec(S.PRCRED["amd64"]).decode(f.read()[:32])
+    assert cred["pr_ruid"] == os.getuid()
+    with npc.open(f"{p.pid}/watch") as f:
+        assert f.read() == b""  # no watched areas
+
+
+def test_pckill_and_pcnice(spawn):
+    p, _ = spawn()
+    with controlled(p.pid) as c:
+        c.write(ctl((PC.PCNICE, 3)))
+        assert os.getpriority(os.PRIO_PROCESS, p.pid) == 3
+        c.write(ctl((PC.PCKILL, 15)))  # Solaris SIGTERM
+        assert p.wait(timeout=10) == -signal.SIGTERM
