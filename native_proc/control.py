@@ -239,14 +239,14 @@ def _sysset(s: dict) -> int:
 def _syscall_sets_changed(e: Any, proc: Proc, was_tracing: bool) -> None:
     # Running LWPs were resumed with PTRACE_CONT (or not at all, just seized): bring them
     # through an unseen stop so they go on under PTRACE_SYSCALL, or back to CONT.
-    if was_tracing != bool(proc.sysentry or proc.sysexit):
+    if was_tracing != tracing.syscalls_traced(proc.sysentry, proc.sysexit):
         for l in proc.lwps.values():
             e.kick(l)
 
 
 def pcsentry(e: Any, of: Any, proc: Proc, lwp: Lwp | None, s: dict) -> None:
     e.seize(proc)
-    was = bool(proc.sysentry or proc.sysexit)
+    was = tracing.syscalls_traced(proc.sysentry, proc.sysexit)
     proc.sysentry = _sysset(s)
     _syscall_sets_changed(e, proc, was)
     return None
@@ -254,7 +254,7 @@ def pcsentry(e: Any, of: Any, proc: Proc, lwp: Lwp | None, s: dict) -> None:
 
 def pcsexit(e: Any, of: Any, proc: Proc, lwp: Lwp | None, s: dict) -> None:
     e.seize(proc)
-    was = bool(proc.sysentry or proc.sysexit)
+    was = tracing.syscalls_traced(proc.sysentry, proc.sysexit)
     proc.sysexit = _sysset(s)
     _syscall_sets_changed(e, proc, was)
     return None

@@ -498,7 +498,7 @@ class Engine:
     def _resume(self, lwp: Lwp, sig: int) -> None:
         if lwp.slot is not None:
             self.snap.invalidate(lwp.slot, lwp.gen + 1)  # before anyone can be told it runs
-        tracing.resume(lwp, sig, bool(lwp.proc.sysentry or lwp.proc.sysexit))
+        tracing.resume(lwp, sig, tracing.syscalls_traced(lwp.proc.sysentry, lwp.proc.sysexit))
 
     # -- stops and waits ----------------------------------------------------------------------
 
@@ -696,9 +696,15 @@ class Engine:
         lwp.fresh_sig = sig if plain else 0
         while lwp.on_stop:
             lwp.on_stop.pop(0)(lwp)
-        lwp.fresh_sig = 0
         if not proc.seized:
-            return  # released (detached) by one of those actions
+            # Released: detached by one of those actions, or a detach that did not take (the
+            # thread was not in a ptrace-stop then); let this stop go, signal and all.
+            if lwp.hstop is not None:
+                sig = lwp.fresh_sig if lwp.fresh_sig and not self._our_trap(lwp) else 0
+                tracing.detach(lwp, sig)
+            lwp.fresh_sig = 0
+            return
+        lwp.fresh_sig = 0
         if event == PTRACE_EVENT.STOP:
             if sig in _JOBCTL and not lwp.dstop:
                 lwp.hstop, lwp.hsig = HostStop.GROUP, sig
@@ -788,6 +794,12 @@ class Engine:
 
     def _ptrace_event(self, lwp: Lwp, event: int) -> None:
         proc = lwp.proc
+        if event == PTRACE_EVENT.EXIT:
+            # An exiting thread (SIGKILL included) is held only when exit's entry is asked for;
+            # a pending stop directive must not keep a dying process from dying.
+            lwp.dstop = False
+            self._lifecycle_stop(lwp, PR_WHY.PR_SYSENTRY, 0)
+            return
         if event in (PTRACE_EVENT.CLONE, PTRACE_EVENT.FORK, PTRACE_EVENT.VFORK):
             child = tracing.eventmsg(lwp.tid)
             if event == PTRACE_EVENT.CLONE and _tgid(child) == proc.pid:
@@ -825,6 +837,24 @@ class Engine:
                 pass
             if proc.flags & 0x4000000:  # PR_PTRACE: a successful exec posts SIGTRAP
                 tracing.tgkill(proc.pid, proc.pid, _SIGTRAP)
+            self._lifecycle_stop(lwp, PR_WHY.PR_SYSEXIT, 0)
+            return
+        self._lifecycle_stop(lwp, PR_WHY.PR_SYSEXIT, child)
+
+    def _lifecycle_stop(self, lwp: Lwp, why: int, rval: int) -> None:
+        """At a PTRACE_EVENT stop: report the system call's entry/exit from the event when the
+        sets ask for nothing but lifecycle calls (item 21: no syscall tracing for those), else
+        go on as the event needs."""
+        proc = lwp.proc
+        if (proc.sysentry or proc.sysexit) and not tracing.syscalls_traced(proc.sysentry, proc.sysexit):
+            regs = tracing.getregs(lwp)
+            _, nr = tracing.in_syscall_regs(regs)
+            wanted = proc.sysentry if why == PR_WHY.PR_SYSENTRY else proc.sysexit
+            if nr >= 0 and wanted >> nr & 1:
+                lwp.in_syscall, lwp.sysnum, lwp.sysargs = True, nr, tracing.syscall_args(regs)
+                lwp.rval, lwp.is_error = rval, False
+                self.stop_lwp(lwp, why, nr)
+                return
         if lwp.dstop:
             self.stop_lwp(lwp, PR_WHY.PR_REQUESTED, 0)
         else:

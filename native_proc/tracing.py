@@ -12,6 +12,7 @@ import os
 import struct
 
 from structs import ptrace_consts as T
+from structs.syscalls import SYSCALL_NUMBERS
 
 from . import host
 from .lwp import Lwp
@@ -22,7 +23,13 @@ _SIGSTOP = 19
 _SIGKILL = 9
 _JOBCTL = {19, 20, 21, 22}  # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
 _SEIZE_OPTS = (T.PTRACE_O_TRACESYSGOOD | T.PTRACE_O_TRACECLONE | T.PTRACE_O_TRACEFORK
-               | T.PTRACE_O_TRACEVFORK | T.PTRACE_O_TRACEEXEC)
+               | T.PTRACE_O_TRACEVFORK | T.PTRACE_O_TRACEEXEC | T.PTRACE_O_TRACEEXIT)
+# Lifecycle calls procd can report from PTRACE_EVENT stops instead of syscall-tracing every call
+# (ARCHITECTURE item 21): entry of exit/exit_group (EVENT_EXIT), exit of the exec and fork
+# families (EVENT_EXEC, EVENT_FORK/VFORK/CLONE).  Host x86-64 numbers.
+_NR = SYSCALL_NUMBERS["amd64"]
+_EVENT_ENTRIES = sum(1 << _NR[n] for n in ("exit", "exit_group"))
+_EVENT_EXITS = sum(1 << _NR[n] for n in ("execve", "execveat", "fork", "vfork", "clone", "clone3"))
 _WALL = 0x40000000
 
 
@@ -49,6 +56,11 @@ _EXIT = struct.Struct("<qB")
 _UQ = struct.Struct("<Q")
 _ORIG_RAX = 120
 _RAX = 80
+
+
+def syscalls_traced(sysentry: int, sysexit: int) -> bool:
+    """Whether the entry/exit sets need PTRACE_SYSCALL (anything beyond what events serve)."""
+    return bool(sysentry & ~_EVENT_ENTRIES or sysexit & ~_EVENT_EXITS)
 
 
 def seize(tid: int) -> None:
@@ -173,6 +185,15 @@ def in_syscall_regs(regs: bytes) -> tuple[bool, int]:
     """(in a system call?, its number) from orig_rax (ARCHITECTURE item 4)."""
     orig = struct.unpack_from("<q", regs, _ORIG_RAX)[0]
     return orig >= 0, orig
+
+
+_ARGS = struct.Struct("<Q")
+_ARG_OFFSETS = (112, 104, 96, 56, 72, 64)  # rdi rsi rdx r10 r8 r9 in user_regs_struct
+
+
+def syscall_args(regs: bytes) -> tuple[int, ...]:
+    """The six system-call argument registers of a user_regs_struct (x86-64 convention)."""
+    return tuple(_ARGS.unpack_from(regs, off)[0] for off in _ARG_OFFSETS)
 
 
 def tgkill(pid: int, tid: int, sig: int) -> None:

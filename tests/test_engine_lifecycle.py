@@ -212,3 +212,34 @@ def test_release_of_a_job_control_stopped_process(life):
     until(lambda: state_and_tracer() == ("T", 0))
     os.kill(p.pid, signal.SIGCONT)
     until(lambda: state_and_tracer()[0] in "RS")
+
+
+def test_lifecycle_stops_from_events(life):
+    """fork exit and exit_group entry with nothing else in the sets: served from PTRACE_EVENT
+    stops (item 21), with the same /proc view as syscall stops."""
+    from structs.syscalls import SYSCALL_NUMBERS
+
+    nr = SYSCALL_NUMBERS["amd64"]
+    p = life("fork")
+    with npc.open(f"{p.pid}/ctl", os.O_WRONLY) as c:
+        c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSEXIT, sysset(nr["clone"], nr["fork"])),
+                    (PC.PCTWSTOP, 5000)))
+        st = lwpstatus(p.pid, 1)
+        assert st["pr_why"] == PR_WHY.PR_SYSEXIT and st["pr_what"] in (nr["clone"], nr["fork"])
+        child = st["pr_rval1"]
+        assert child > 0 and st["pr_syscall"] == st["pr_what"]
+        c.write(ctl((PC.PCRUN, 0)))
+        assert int(p.stdout.readline().split()[1]) == child
+        os.kill(child, signal.SIGKILL)
+    q = subprocess.Popen(["sh", "-c", "sleep 0.3; exit 3"])
+    try:
+        with npc.open(f"{q.pid}/ctl", os.O_WRONLY) as c:
+            c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSENTRY, sysset(nr["exit_group"])), (PC.PCTWSTOP, 5000)))
+            st = lwpstatus(q.pid, 1)
+            assert (st["pr_why"], st["pr_what"]) == (PR_WHY.PR_SYSENTRY, nr["exit_group"])
+            assert st["pr_sysarg"][0] == 3  # the exit code, from the argument registers
+            c.write(ctl((PC.PCRUN, 0)))
+        assert q.wait(timeout=10) == 3
+    finally:
+        q.kill()
+        q.wait()
