@@ -1,0 +1,15 @@
+"""Differential conformance (issue 5): every scenario runs through the host's ptrace and through
+lx_ptrace on fresh targets, and the observation logs are compared.
+
+  backend.py      the backend interface; HostBackend (the reference) and LxBackend (judged)
+  scenario.py     Obs (the observation log), @scenario registry, Dbg (a recording debugger)
+  scenarios.py    the scenarios, grouped "group/name"
+  targets.py      the C targets (static, non-PIE, run with ASLR off), compiled and cached
+  runner.py       runs, compares, judges; `lxbrand conform`
+  limitations.toml  declared known differences (reason + what lx gives instead)
+"""
+
+from .runner import Report, Result, run
+from .scenario import SCENARIOS, Dbg, Obs, scenario
+
+__all__ = ["run", "Report", "Result", "SCENARIOS", "Dbg", "Obs", "scenario"]

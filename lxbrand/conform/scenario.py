@@ -1,0 +1,266 @@
+"""Scenarios and their observation logs.
+
+A scenario is a function `(backend, targets) -> None`, registered with `@scenario("group/name")`,
+written once against the backend interface (backend.py).  It records what a debugger would observe
+through `backend.obs`, an `Obs`: every entry is a short line of text, and two runs agree when their
+lines are equal.  Nothing is dropped silently: values that legitimately differ between runs are
+named in the log (`obs.regs(..., volatile=...)` records which registers it did not compare), and
+the target's pid, which differs between runs by nature, is written as `<pid>` wherever it appears
+as a wait result or a register value.
+
+`Dbg` is a small debugger on top of a backend that records as it goes; most scenarios use it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from structs.ptrace_consts import PTRACE
+
+__all__ = ["Obs", "scenario", "SCENARIOS", "Scenario", "Dbg", "REG_NAMES", "status_text", "errname",
+           "signame"]
+
+REG_NAMES = ("r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax "
+             "rip cs eflags rsp ss fs_base gs_base ds es fs gs").split()
+_REGS = struct.Struct("<27Q")
+_REQ_NAMES = {int(v): k for k, v in PTRACE.__members__.items()}
+
+
+def errname(ret: int) -> str:
+    """0 -> "0"; -5 -> "-EIO"; anything else as a number."""
+    if ret < 0 and -ret in errno.errorcode:
+        return "-" + errno.errorcode[-ret]
+    return str(ret)
+
+
+def signame(sig: int) -> str:
+    if 32 <= sig <= 64:
+        return f"SIG{sig}" if sig < 34 else f"SIGRTMIN+{sig - 34}" if sig < 64 else "SIGRTMAX"
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+def status_text(status: int) -> str:
+    """A wait status as words: "stopped SIGTRAP", "exited 0", "signaled SIGKILL (core)" ..."""
+    if os.WIFSTOPPED(status):
+        sig = os.WSTOPSIG(status)
+        text = f"stopped {signame(sig & 0x7F)}" + ("|0x80" if sig & 0x80 else "")
+        if status >> 16:
+            text += f" event {status >> 16}"
+        return text
+    if os.WIFEXITED(status):
+        return f"exited {os.WEXITSTATUS(status)}"
+    if os.WIFSIGNALED(status):
+        return f"signaled {signame(os.WTERMSIG(status))}" + (" (core)" if os.WCOREDUMP(status) else "")
+    if os.WIFCONTINUED(status):
+        return "continued"
+    return f"status {status:#x}"
+
+
+class Obs:
+    """The observation log of one run of one scenario."""
+
+    def __init__(self) -> None:
+        self.entries: list[str] = []
+        self.pids: dict[int, str] = {}
+
+    def alias(self, pid: int, name: str = "<pid>") -> None:
+        """Write `pid` as `name` wherever it appears (pids differ between runs by nature)."""
+        self.pids[pid] = name
+
+    def _v(self, v: Any) -> str:
+        if isinstance(v, int) and not isinstance(v, bool):
+            if v in self.pids:
+                return self.pids[v]
+            return hex(v) if abs(v) > 9 else str(v)
+        return repr(v)
+
+    def note(self, text: str) -> None:
+        self.entries.append(text)
+
+    def call(self, name: str, ret: int) -> None:
+        self.entries.append(f"{name} -> {errname(ret)}")
+
+    def status(self, status: int, label: str = "status") -> None:
+        self.entries.append(f"{label}: {status_text(status)}")
+
+    def wait(self, ret: int, status: int, label: str = "wait") -> None:
+        if ret > 0:
+            self.entries.append(f"{label} -> {self._v(ret)} {status_text(status)}")
+        elif ret == 0:
+            self.entries.append(f"{label} -> 0 (nothing)")
+        else:
+            self.entries.append(f"{label} -> {errname(ret)}")
+
+    def value(self, name: str, v: Any) -> None:
+        self.entries.append(f"{name} = {self._v(v)}")
+
+    def bytes(self, name: str, b: bytes | None) -> None:
+        self.entries.append(f"{name} = {b.hex() if b is not None else None}")
+
+    def regs(self, regs: dict[str, int] | None, volatile: Iterable[str] = (), label: str = "regs") -> None:
+        """Record a register set; the `volatile` names are listed as not compared (never dropped)."""
+        if regs is None:
+            self.entries.append(f"{label} = None")
+            return
+        vol = sorted(set(volatile) & set(regs))
+        body = " ".join(f"{k}={self._v(v)}" for k, v in regs.items() if k not in vol)
+        self.entries.append(f"{label}: {body}" + (f" [not compared: {','.join(vol)}]" if vol else ""))
+
+    def error(self, exc: BaseException) -> None:
+        self.entries.append(f"exception: {type(exc).__name__}: {exc}")
+
+
+@dataclass
+class Scenario:
+    name: str
+    fn: Callable[[Any, Any], None]
+    doc: str = ""
+
+    @property
+    def group(self) -> str:
+        return self.name.split("/", 1)[0]
+
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(name: str) -> Callable[[Callable], Callable]:
+    """Register a scenario under "group/name"."""
+
+    def deco(fn: Callable) -> Callable:
+        if name in SCENARIOS:
+            raise ValueError(f"scenario {name} registered twice")
+        SCENARIOS[name] = Scenario(name, fn, (fn.__doc__ or "").strip().split("\n")[0])
+        return fn
+
+    return deco
+
+
+# -- a recording debugger -------------------------------------------------------------------------
+
+
+def s64(v: int) -> int:
+    v &= (1 << 64) - 1
+    return v - (1 << 64) if v >> 63 else v
+
+
+@dataclass
+class Dbg:
+    """A debugger over `backend` that writes what it sees into `backend.obs`."""
+
+    b: Any
+    targets: Any
+    obs: Obs = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.obs = self.b.obs
+        self.obs.alias(os.getpid(), "<tracer>")
+
+    # starting
+    def traceme(self, mode: str = "idle", to_a: bool = True) -> int:
+        """A TRACEME target in `mode`, stopped at its exec (recorded) and, with to_a, run on to
+        checkpoint A (recorded)."""
+        pid = self.b.spawn_traceme(self.targets.argv(mode))
+        self.obs.alias(pid)
+        st = self.b.last_spawn_status
+        self.obs.note(f"exec stop: {status_text(st) if st is not None else 'no stop reported'}")
+        if to_a:
+            self.cont(pid)
+            self.wait(pid)
+        return pid
+
+    def plain(self, mode: str = "attachee") -> int:
+        pid = self.b.spawn_plain(self.targets.argv(mode))
+        self.obs.alias(pid)
+        return pid
+
+    # requests
+    def pt(self, req: int, pid: int, addr: Any = 0, data: Any = 0, label: str | None = None) -> int:
+        r = self.b.ptrace(req, pid, addr, data)
+        self.obs.call(label or f"{_REQ_NAMES.get(req, req)}({self._a(addr)}, {self._a(data)})", r)
+        return r
+
+    def _a(self, v: Any) -> str:
+        if isinstance(v, int):
+            return self.obs._v(v)
+        return f"buf[{len(v)}]" if hasattr(v, "__len__") else type(v).__name__
+
+    def peek(self, req: int, pid: int, addr: int, label: str | None = None) -> int | None:
+        r, w = self.b.peek(req, pid, addr)
+        name = label or f"{_REQ_NAMES.get(req, req)}({self.obs._v(addr)})"
+        text = "" if w is None else f" word={self.obs.pids.get(w) or f'{w:#018x}'}"
+        self.obs.entries.append(f"{name} -> {errname(r)}{text}")
+        return w
+
+    def peekdata(self, pid: int, addr: int, label: str | None = None) -> int | None:
+        return self.peek(PTRACE.PEEKDATA, pid, addr, label)
+
+    def peekuser(self, pid: int, off: int, label: str | None = None) -> int | None:
+        return self.peek(PTRACE.PEEKUSER, pid, off, label or f"PEEKUSER({off})")
+
+    def pokeuser(self, pid: int, off: int, value: int, label: str | None = None) -> int:
+        return self.pt(PTRACE.POKEUSER, pid, off, value, label or f"POKEUSER({off}, {value:#x})")
+
+    def getregs(self, pid: int, record: bool = False, volatile: Iterable[str] = ()) -> dict[str, int] | None:
+        buf = bytearray(_REGS.size)
+        r = self.b.ptrace(PTRACE.GETREGS, pid, 0, buf)
+        if r != 0:
+            self.obs.call("GETREGS", r)
+            return None
+        regs = dict(zip(REG_NAMES, _REGS.unpack(buf)))
+        if record:
+            self.obs.regs(regs, volatile)
+        return regs
+
+    def setregs(self, pid: int, regs: dict[str, int], label: str = "SETREGS") -> int:
+        buf = bytearray(_REGS.pack(*(regs[n] & ((1 << 64) - 1) for n in REG_NAMES)))
+        return self.pt(PTRACE.SETREGS, pid, 0, buf, label)
+
+    def cont(self, pid: int, sig: int = 0, req: int = PTRACE.CONT) -> int:
+        name = _REQ_NAMES.get(req, req)
+        return self.pt(req, pid, 0, sig, f"{name}({signame(sig) if sig else 0})")
+
+    def step(self, pid: int, sig: int = 0) -> int:
+        return self.cont(pid, sig, PTRACE.SINGLESTEP)
+
+    def syscall(self, pid: int, sig: int = 0) -> int:
+        return self.cont(pid, sig, PTRACE.SYSCALL)
+
+    def wait(self, pid: int, options: int = 0, timeout: float | None = None) -> int:
+        """wait4, recorded; the status, or -1.  With `timeout`, poll with WNOHANG for at most that
+        long (for waits that would block forever if the judged side diverged) and record the same
+        line a blocking wait would, or "nothing" when the time ran out."""
+        if timeout is None:
+            ret, status = self.b.wait4(pid, options)
+        else:
+            import time
+
+            deadline = time.monotonic() + timeout
+            while True:
+                ret, status = self.b.wait4(pid, options | 1)
+                if ret != 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.002)
+        self.obs.wait(ret, status)
+        return status if ret == pid else -1
+
+    def run_to_b(self, pid: int) -> int:
+        """From checkpoint A (or anywhere), CONT to the next stop, recorded."""
+        self.cont(pid)
+        return self.wait(pid)
+
+    def finish(self, pid: int) -> None:
+        """From checkpoint B: continue to the exit, recorded."""
+        self.cont(pid)
+        self.wait(pid)
+
+    def sym(self, name: str) -> int:
+        return self.targets.sym(name)
