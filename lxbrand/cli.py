@@ -7,6 +7,14 @@ in Linux user_regs_struct order and in the illumos gregset order procd will spea
 `lxbrand trace [-o FILE] [-s N] -- CMD [ARGS...]` / `lxbrand trace [-o FILE] [-s N] -p PID`:
 strace over lx_ptrace (lxbrand/trace.py): one line per system call to stderr or FILE; exits
 with the command's status; with -p, Ctrl-C (SIGINT) detaches and exits 0.
+
+`lxbrand conform [--json FILE] [-k PATTERN] [-v]`: the differential conformance suite
+(lxbrand/conform): a table of scenario, verdict, first difference, and the summary line
+`N passed, M failed, K declared`; exits non-zero on any failure.
+
+`lxbrand replay DIR... [--backend host|lx] [--json FILE]`: replay recorded debugger sessions
+(lxbrand/replay/session.py) and compare every call with the recording; a table per session and
+the closing line `N passed, M failed` (exit status 1 when a session failed).
 """
 
 from __future__ import annotations
@@ -74,12 +82,58 @@ def main(argv: list[str] | None = None) -> int:
                    help="the longest string printed (default 32)")
     t.add_argument("-f", dest="follow", action="store_true", help="follow forks (not supported yet)")
     t.add_argument("command", nargs=argparse.REMAINDER, help="program and arguments to start")
+    c = sub.add_parser("conform", help="differential conformance: every scenario through the host's ptrace and lx_ptrace")
+    c.add_argument("--json", dest="json", metavar="FILE", help="also write the full report (both logs) as JSON")
+    c.add_argument("-k", dest="pattern", metavar="PATTERN", help="only scenarios whose name contains PATTERN (or matches it as a glob)")
+    c.add_argument("-v", dest="verbose", action="store_true", help="print both observation logs of each failure")
+    r = sub.add_parser("replay", help="replay recorded debugger sessions and compare every call")
+    r.add_argument("dirs", nargs="+", metavar="DIR", help="session directories (meta.json, trace.strace)")
+    r.add_argument("--backend", choices=["host", "lx"], default="host",
+                   help="replay through the host's ptrace (the reference) or through lx_ptrace")
+    r.add_argument("--json", metavar="FILE", help="write every compared call to FILE as JSON")
+    r.add_argument("--first", type=int, default=5, metavar="N", help="differing calls shown per session")
+    r.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                   help="how long to wait for a recorded event (default 5 s)")
     args = p.parse_args(argv)
+    if args.cmd == "replay":
+        return replay_main(args)
     if args.cmd == "demo":
         return demo(args.command or ["/bin/echo", "hello from a traced process"])
     if args.cmd == "trace":
         return trace_main(t, args)
+    if args.cmd == "conform":
+        from .conform.runner import main as conform_main
+
+        return conform_main(args.pattern, args.json, verbose=args.verbose)
     return 2
+
+
+def replay_main(args: argparse.Namespace) -> int:
+    import json
+
+    from .replay.session import SessionReport, format_report, replay_session, report_json
+
+    def progress(name: str, done: int, total: int) -> None:
+        print(f"  {name}: {done}/{total} calls", file=sys.stderr, flush=True)
+
+    reports = []
+    for d in args.dirs:
+        name = os.path.basename(os.path.normpath(d))
+        if not os.path.isfile(os.path.join(d, "meta.json")):
+            print(f"lxbrand replay: {d}: not a session directory (no meta.json), skipped", file=sys.stderr)
+            continue
+        try:
+            rep = replay_session(d, args.backend, timeout=args.timeout, progress=progress)
+        except (OSError, RuntimeError, ValueError) as e:
+            rep = SessionReport(name, args.backend, errors=[f"{type(e).__name__}: {e}"])
+        reports.append(rep)
+        print(format_report(rep, first=args.first), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report_json(reports), f, indent=1)
+    passed = sum(r.passed for r in reports)
+    print(f"{passed} passed, {len(reports) - passed} failed")
+    return 0 if reports and passed == len(reports) else 1
 
 
 def trace_main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
