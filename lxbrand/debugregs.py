@@ -53,8 +53,11 @@ def watch_messages(old: list[tuple[int, int, int]], new: list[tuple[int, int, in
     return msgs
 
 
-def dr6_for(dr: list[int], si_code: int, si_addr: int, stepping: bool) -> int:
-    """DR6 as the hardware would leave it for a SIGTRAP stop with this (Solaris) siginfo."""
+def dr6_for(dr: list[int], si_code: int, si_addr: int, stepping: bool) -> int | None:
+    """DR6 as the hardware would leave it for a SIGTRAP stop with this (Solaris) siginfo, or
+    None when the trap was no debug exception (int3, a kill): DR6 keeps what it had."""
+    if si_code != _SOLARIS_TRAP_TRACE and si_code not in _SOLARIS_WATCH_CODES:
+        return None
     dr6 = DR6_RESERVED
     if si_code == _SOLARIS_TRAP_TRACE:
         return dr6 | DR_STEP

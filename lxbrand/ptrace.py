@@ -65,6 +65,7 @@ class Tracee:
     watched: list[tuple[int, int, int]] = field(default_factory=list)
     monitor: int = 0  # pid of the monitor process (ATTACH), 0 for a TRACEME child
     attach_stop: bool = False  # the next reported stop is the attach SIGSTOP
+    reported: bool = False  # its monitor reported a stop and sits stopped until we resume
     stepping: bool = False
 
     def snapshot(self) -> bytes:
@@ -158,9 +159,15 @@ def _traceme(pid: int, addr: Any, data: Any, abi: str) -> int:
     return 0
 
 
+_ADDR_LIMIT = 1 << 63  # the `as` file's offsets are signed: nothing user space maps lies above
+
+
 def _peek(pid: int, addr: int, data: Any, abi: str) -> int:
     t = _stopped(pid)
     w = _WORD[abi]
+    addr &= (1 << 64) - 1
+    if addr >= _ADDR_LIMIT:
+        raise OSError(errno.EIO, "address outside user space")
     word = t.mem.pread(w, addr)
     if len(word) != w:
         raise OSError(errno.EIO, "unmapped address")
@@ -171,6 +178,9 @@ def _peek(pid: int, addr: int, data: Any, abi: str) -> int:
 def _poke(pid: int, addr: int, data: int, abi: str) -> int:
     t = _stopped(pid)
     w = _WORD[abi]
+    addr &= (1 << 64) - 1
+    if addr >= _ADDR_LIMIT:
+        raise OSError(errno.EIO, "address outside user space")
     try:
         n = t.mem.pwrite((data & ((1 << (8 * w)) - 1)).to_bytes(w, "little"), addr)
     except OSError:
@@ -257,12 +267,16 @@ def _setup_watchpoints(t: Tracee, dr7: int) -> None:
 
 
 def _write_regs(t: Tracee, abi: str, data: bytes, snap: bytes, old: list[int]) -> None:
-    new = R.check(R.unpack(abi, data, old), old)
+    new, error = R.check(R.unpack(abi, data, old), old)
     msgs: list = [(PC.PCSREG, R.to_gregs(new, snap))]
     orig_old, orig_new = _signed(old[15]), _signed(new[15])
-    if orig_new != orig_old and R.why_what(snap)[0] == PR_WHY.PR_SYSENTRY:
-        msgs.append((PCX.PCXSETSYSNUM, orig_new))  # Linux: writing orig_rax at entry changes the call
-    t.lwpctl.write(encode_ctl("amd64", msgs))
+    if orig_new != orig_old and R.why_what(snap)[0] in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT):
+        # Linux: writing orig_rax at entry changes (or, -1, skips) the call; at exit it is kept.
+        msgs.append((PCX.PCXSETSYSNUM, orig_new))
+    if new != old:
+        t.lwpctl.write(encode_ctl("amd64", msgs))
+    if error is not None:
+        raise error  # the fields before the bad one stay written, as the kernel leaves them
 
 
 def _signed(v: int) -> int:
@@ -361,12 +375,13 @@ def _resume(t: Tracee, sig: int, flags: int, once: int = 0) -> None:
     if sig:  # exactly the signal the tracer names (the seed dropped SIGSTOP; Linux does not)
         msgs.append((PC.PCSSIG, {"si_signo": ltos(sig), "si_code": 0, "si_errno": 0, "si_pad": 0,
                                  "__data": bytes(240)}))
-    if once:
-        msgs.append((PCX.PCXSYSCALL_ONCE, once))
+    # SYSCALL arms the next entry/exit stop; CONT and SINGLESTEP disarm a stop still armed.
+    msgs.append((PCX.PCXSYSCALL_ONCE, once))
     msgs.append((PC.PCRUN, flags))
     t.lwpctl.write(encode_ctl("amd64", msgs))
     t.stepping = bool(flags & _PRSTEP)
     if t.monitor:
+        t.reported = False
         monitor.resume(t.monitor)
 
 
@@ -390,13 +405,11 @@ def _syscall(pid: int, addr: Any, data: int, abi: str) -> int:
 
 def _kill(pid: int, addr: Any, data: Any, abi: str) -> int:
     t = tracee_of(pid)
-    # Linux's PTRACE_KILL acts only on a stopped tracee; on a running one it does nothing.
-    if t.status.stopped() is not False:
-        try:
-            t.snapshot()
-            os.kill(t.pid, signal.SIGKILL)
-        except OSError:
-            pass
+    # Since Linux 6.0 PTRACE_KILL sends SIGKILL whether the tracee is stopped or running.
+    try:
+        os.kill(t.pid, signal.SIGKILL)
+    except OSError:
+        pass
     if t.monitor:
         monitor.dispose(t.monitor)
         t.monitor = 0
@@ -456,7 +469,7 @@ def _procd_pid() -> int:
 
 def _detach(pid: int, addr: Any, data: int, abi: str) -> int:
     t = _stopped(pid)
-    sig = _signal(data)
+    sig = _signal(data & 0xFFFFFFFF)  # the kernel's ptrace_detach takes an unsigned int
     msgs: list = [(PC.PCUNSET, _PR_PTRACE), (PC.PCSEXIT, _sysset()), (PC.PCSET, _PR_RLC), (PC.PCCSIG, None)]
     if t.watched:
         msgs += debugregs.watch_messages(t.watched, [])
@@ -498,12 +511,16 @@ REQUESTS: dict[int, _Handler] = {
 def lx_ptrace(req: int, pid: int, addr: Any = 0, data: Any = 0, *, abi: str = "amd64") -> int:
     """Linux ptrace(2) for a caller of `abi` ("amd64" or "i386"): returns what the raw system
     call returns (0 for most requests; PEEK* store the word at `data`) or -errno."""
-    handler = REQUESTS.get(req)
-    if handler is None:
-        return -errno.EIO  # Linux's answer to a request it does not know
     if abi not in _WORD:
         raise ValueError(f"abi must be 'amd64' or 'i386', not {abi!r}")
+    handler = REQUESTS.get(req, _unknown)
     try:
         return handler(pid, addr, data, abi)
     except OSError as e:
         return -(e.errno or errno.EIO)
+
+
+def _unknown(pid: int, addr: Any, data: Any, abi: str) -> int:
+    """Linux checks for a stopped tracee first (ESRCH), then finds the request unknown (EIO)."""
+    _stopped(pid)
+    raise OSError(errno.EIO, "unknown ptrace request")

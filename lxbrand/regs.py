@@ -31,7 +31,7 @@ SIZE = {abi: s.size for abi, s in STRUCTS.items()}
 # i386 field i <- amd64 field index, in i386 order
 _I386_FROM = tuple(LINUX_REG_INDEX["amd64"][I386_LINUX_TO_AMD64_LINUX[n]] for n in LINUX_USER_REGS["i386"])
 _TASK_SIZE_MAX = 0x7FFFFFFFF000  # x86-64, 4-level paging: the first address user space cannot map
-_SEGS = ("ds", "es", "fs", "gs")
+_SELECTORS = frozenset({"cs", "ss", "ds", "es", "fs", "gs"})
 
 
 def syscall_state(snapshot: bytes) -> int:
@@ -71,24 +71,28 @@ def unpack(abi: str, data: bytes, current: list[int]) -> list[int]:
     return lr
 
 
-def check(new: list[int], old: list[int]) -> list[int]:
-    """Linux's putreg rules: EIO for a selector without RPL 3 (cs/ss) or a bad data selector, a
-    base beyond user space; eflags keeps the bits the tracer may not change."""
+def check(new: list[int], old: list[int]) -> tuple[list[int], OSError | None]:
+    """Linux's putreg, field by field in user_regs_struct order: selectors are taken as 16 bits
+    and must have RPL 3 (cs and ss must not be 0), bases must lie in user space, eflags keeps
+    the bits a tracer may not change.  Like the kernel, it stops at the first bad field: the
+    fields before it are written, and the error (EIO) is returned with them."""
     idx = LINUX_REG_INDEX["amd64"]
-    for name in ("cs", "ss"):
-        if new[idx[name]] & 3 != 3 or new[idx[name]] >> 16:
-            raise OSError(errno.EIO, f"invalid {name} selector")
-    for name in _SEGS:
-        v = new[idx[name]]
-        if v >> 16 or (v and v & 3 != 3):
-            raise OSError(errno.EIO, f"invalid {name} selector")
-    for name in ("fs_base", "gs_base"):
-        if new[idx[name]] >= _TASK_SIZE_MAX:
-            raise OSError(errno.EIO, f"{name} outside user space")
+    names = LINUX_USER_REGS["amd64"]
     mask = LINUX_FLAG_MASK["amd64"]
-    out = list(new)
-    out[idx["eflags"]] = (old[idx["eflags"]] & ~mask) | (new[idx["eflags"]] & mask)
-    return out
+    out = list(old)
+    for i, name in enumerate(names):
+        v = new[i]
+        if name in _SELECTORS:
+            v &= 0xFFFF
+            if (v and v & 3 != 3) or (v == 0 and name in ("cs", "ss")):
+                return out, OSError(errno.EIO, f"invalid {name} selector")
+        elif name in ("fs_base", "gs_base"):
+            if v >= _TASK_SIZE_MAX:
+                return out, OSError(errno.EIO, f"{name} outside user space")
+        elif name == "eflags":
+            v = (old[idx["eflags"]] & ~mask) | (v & mask)
+        out[i] = v
+    return out, None
 
 
 def to_gregs(lr: list[int], snapshot: bytes) -> list[int]:

@@ -32,6 +32,16 @@ _SI = codec(SIGINFO["amd64"])
 _CLD = codec(SIGINFO_VIEWS["amd64"]["cld"])
 _FAULT = codec(SIGINFO_VIEWS["amd64"]["fault"])
 _OFF_INFO = 16  # lwpstatus_t.pr_info
+_SLICE = 0.05
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process still exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
 
 
 def _decode(info: bytes) -> tuple[int, int, int]:
@@ -71,7 +81,9 @@ def _stop_status(t: P.Tracee, snap: bytes) -> int:
 def _set_dr6(t: P.Tracee, snap: bytes) -> None:
     info = _SI.decode(snap[_OFF_INFO:_OFF_INFO + _SI.size])
     addr = _FAULT.decode(info["__data"])["si_addr"]
-    t.dr[6] = debugregs.dr6_for(t.dr, info["si_code"], addr, t.stepping)
+    dr6 = debugregs.dr6_for(t.dr, info["si_code"], addr, t.stepping)
+    if dr6 is not None:
+        t.dr[6] = dr6
 
 
 def _idtype(pid: int) -> tuple[int, int]:
@@ -104,7 +116,18 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
     if options & WNOHANG:
         sopts |= SOLARIS_W.WNOHANG
     while True:
-        info = npc.waitid(idtype, id, int(sopts))
+        held = [t for t in P._tracees.values() if t.monitor and t.reported]
+        for t in held:
+            if not _alive(t.pid):
+                # The target died while its monitor sat stopped after reporting: let the
+                # monitor see it (PCWSTOP -> ENOENT) so its exit carries the target's status.
+                t.reported = False
+                monitor.resume(t.monitor)
+        try:
+            # With a monitor held stopped, wait in slices so such a death is noticed.
+            info = npc.waitid(idtype, id, int(sopts), timeout=_SLICE if held and not options & WNOHANG else None)
+        except TimeoutError:
+            continue
         if info is None:
             return 0, 0
         rpid, code, sstatus = _decode(info)
@@ -130,6 +153,7 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
             except OSError:
                 monitor.resume(t.monitor)  # spurious: the target is not stopped
                 continue
+            t.reported = True
             return t.tid, _stop_status(t, snap)
         if code in (_CLD_EXITED, _CLD_KILLED, _CLD_DUMPED):
             status = monitor.target_status(sstatus if code == _CLD_EXITED else 255)

@@ -299,8 +299,8 @@ def pcnice(e: Any, of: Any, proc: Proc, lwp: Lwp | None, inc: int) -> None:
 
 
 def pcx_syscall_once(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -> None:
-    if flags & ~3 or not flags:
-        raise OSError(errno.EINVAL, "flags are 1 (entry), 2 (exit) or 3")
+    if flags & ~3:
+        raise OSError(errno.EINVAL, "flags are 0 (disarm), 1 (entry), 2 (exit) or 3")
     e.seize(proc)
     for l in _lwps(proc, lwp):
         l.sys_once = flags
@@ -309,8 +309,10 @@ def pcx_syscall_once(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -
 
 def pcx_setsysnum(e: Any, of: Any, proc: Proc, lwp: Lwp | None, nr: int) -> None:
     t = _one(proc, lwp)
-    if not (t.istop and t.hstop is HostStop.SYSENTRY):
-        raise OSError(errno.EBUSY, "not stopped at a system call entry")
+    if not (t.istop and t.hstop in (HostStop.SYSENTRY, HostStop.SYSEXIT)):
+        raise OSError(errno.EBUSY, "not stopped at a system call entry or exit")
+    # At entry it changes the call (-1 skips it); at exit it only changes what the thread's
+    # orig_rax says (restart logic reads it), as a Linux tracer's write does.
     regs = bytearray(tracing.getregs(t))
     regs[120:128] = (nr & ((1 << 64) - 1)).to_bytes(8, "little")
     tracing.setregs(t, bytes(regs))

@@ -737,7 +737,8 @@ class Engine:
                 lwp.rval, lwp.is_error = rval, is_error
                 nr = lwp.sysnum
                 once = lwp.sys_once & 2
-                if nr >= 0 and (once or proc.sysexit >> nr & 1):
+                # A one-shot stop is due even for a call skipped at entry (nr -1), as Linux's is.
+                if once or (nr >= 0 and proc.sysexit >> nr & 1):
                     lwp.sys_once = 0
                     self.stop_lwp(lwp, PR_WHY.PR_SYSEXIT, nr)
                     lwp.in_syscall = False

@@ -25,8 +25,6 @@ _ERR = ILLUMOS_REG_INDEX["amd64"]["REG_ERR"]
 _RFL = ILLUMOS_REG_INDEX["amd64"]["REG_RFL"]
 RIP = ILLUMOS_REG_INDEX["amd64"]["REG_RIP"]
 _L_EFLAGS = LINUX_REG_INDEX["amd64"]["eflags"]
-_L_CS = LINUX_REG_INDEX["amd64"]["cs"]
-_L_SS = LINUX_REG_INDEX["amd64"]["ss"]
 _FLAG_MASK = LINUX_FLAG_MASK["amd64"]
 NGREG = NPRGREG["amd64"]
 
@@ -47,15 +45,14 @@ def to_gregs(linux_regs: bytes) -> list[int]:
 def from_gregs(gregs: list[int], linux_regs: bytes) -> bytes:
     """A Linux user_regs_struct with the gregset's values written over `linux_regs`.
 
-    What the gregset has no slot for (orig_rax) is kept; only the user-modifiable eflags bits
-    change, and cs/ss stay as they are (Linux refuses other selectors), as PCSREG promises.
+    What the gregset has no slot for (orig_rax) is kept and only the user-modifiable eflags bits
+    change, as PCSREG promises; selectors go to the host as given (it refuses bad ones: EIO).
     """
     lr = list(_LREGS.unpack(linux_regs))
-    old_flags, cs, ss = lr[_L_EFLAGS], lr[_L_CS], lr[_L_SS]
+    old_flags = lr[_L_EFLAGS]
     for gi, li in _PAIRS:
         lr[li] = gregs[gi] & _U64
     lr[_L_EFLAGS] = (old_flags & ~_FLAG_MASK) | (gregs[_RFL] & _FLAG_MASK)
-    lr[_L_CS], lr[_L_SS] = cs, ss
     return _LREGS.pack(*lr)
 
 

@@ -125,8 +125,9 @@ def lwpstatus(lwp: Lwp, model: str, sets: bool = True) -> dict[str, Any]:
             fp = codec(S.PRFPREGSET["amd64"])
             st["pr_fpreg"] = fp.decode(tracing.getfpregs(lwp) + bytes(fp.size - 512))
         insys, nr = tracing.in_syscall_regs(regs)
-        if insys or lwp.why in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT):
-            nr = lwp.sysnum if lwp.why in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT) else nr
+        # orig_rax -1 means "not inside a call" even at a syscall stop (a skipped call, or
+        # rt_sigreturn's exit after the restored context reset it): pr_nsysarg stays 0 then.
+        if insys:
             st["pr_syscall"] = nr
             # pr_nsysarg > 0 says "inside a system call" even for read (host number 0).
             st["pr_nsysarg"] = 6

@@ -396,8 +396,9 @@ def test_change_syscall_at_entry(spawn):
         c.write(ctl((PCX.PCXSETSYSNUM, getppid), (PC.PCRUN, 0), (PC.PCWSTOP, None)))
         st = lwpstatus(p.pid)
         assert (st["pr_why"], st["pr_what"], st["pr_rval1"]) == (PR_WHY.PR_SYSEXIT, getppid, os.getpid())
+        c.write(ctl((PC.PCSENTRY, sysset()), (PC.PCSEXIT, sysset()), (PC.PCRUN, 0), (PC.PCSTOP, None)))
         with pytest.raises(OSError) as ei:
-            c.write(ctl((PCX.PCXSETSYSNUM, getppid)))  # not at an entry stop
+            c.write(ctl((PCX.PCXSETSYSNUM, getppid)))  # not at a system call stop
         assert ei.value.errno == errno.EBUSY
 
 
