@@ -472,3 +472,35 @@ def test_monitor_dies_with_its_tracer(cbuild, tmp_path):
     finally:
         target.kill()
         target.wait()
+
+
+def test_linux_details_the_conformance_suite_found(traced):
+    pid, r = traced()
+    out = bytearray(8)
+    for addr in (1 << 63, 0xFFFF_8000_0000_0000, (1 << 64) - 8):
+        assert lx_ptrace(PTRACE.PEEKDATA, pid, addr, out) == -errno.EIO
+        assert lx_ptrace(PTRACE.POKEDATA, pid, addr, 0) == -errno.EIO
+    assert lx_ptrace(0x9999, os.getpid()) == -errno.ESRCH  # the tracee check comes first
+    # SETREGS stops at the first bad field, keeping the ones before it (the kernel's putreg loop)
+    regs = getregs(pid)
+    regs[IDX["r15"]], regs[IDX["cs"]], regs[IDX["rsp"]] = 0xDEAD, 0x30, 0x1234  # r15 < cs < rsp
+    assert lx_ptrace(PTRACE.SETREGS, pid, 0, bytearray(REGS.pack(*regs))) == -errno.EIO
+    now = getregs(pid)
+    assert now[IDX["r15"]] == 0xDEAD and now[IDX["cs"]] == 0x33 and now[IDX["rsp"]] != 0x1234
+    # selectors are 16 bits: 0x10000 in ds is 0
+    assert lx_ptrace(PTRACE.POKEUSER, pid, 8 * IDX["ds"], 0x10000) == 0
+    assert getregs(pid)[IDX["ds"]] == 0
+    # KILL works on a running tracee (Linux >= 6.0)
+    assert lx_ptrace(PTRACE.CONT, pid, 0, 0) == 0
+    assert lx_ptrace(PTRACE.KILL, pid) == 0
+    assert lx_wait4(pid) == (pid, signal.SIGKILL)
+
+
+def test_detach_signal_is_an_unsigned_int(stranger):
+    pid = stranger.pid
+    assert lx_ptrace(PTRACE.ATTACH, pid) == 0
+    assert lx_wait4(pid) == (pid, 0x137F)
+    assert lx_ptrace(PTRACE.CONT, pid, 0, (1 << 32) + signal.SIGUSR1) == -errno.EIO
+    assert lx_ptrace(PTRACE.DETACH, pid, 0, (1 << 32) + signal.SIGUSR1) == 0  # SIGUSR1
+    time.sleep(0.1)
+    assert stranger.poll() is None  # LXT's handler caught it
