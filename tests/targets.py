@@ -29,6 +29,7 @@ int main(int argc, char **argv) {
 
 # Multi-process and multi-thread behaviour.  Prints "ready" and then, by mode:
 #   threads: two spinning threads (3 LWPs)        late-thread: a second thread after 0.3 s
+#   thread-exit: a second thread that ends after 1.5 s
 #   fork: forks a child after 0.3 s that spins     exec: execs "/bin/sleep 5" after 0.3 s
 LIFE = r"""
 #include <pthread.h>
@@ -37,6 +38,7 @@ LIFE = r"""
 #include <unistd.h>
 volatile long spins;
 static void *spin(void *a) { (void)a; for (;;) spins++; return 0; }
+static void *brief(void *a) { (void)a; usleep(1500000); return 0; }
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "threads";
     pthread_t t;
@@ -44,6 +46,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
     if (!strcmp(mode, "threads")) { pthread_create(&t, 0, spin, 0); pthread_create(&t, 0, spin, 0); }
     if (!strcmp(mode, "late-thread")) { usleep(300000); pthread_create(&t, 0, spin, 0); }
+    if (!strcmp(mode, "thread-exit")) { pthread_create(&t, 0, brief, 0); }
     if (!strcmp(mode, "fork")) {
         usleep(300000);
         pid_t c = fork();

@@ -243,3 +243,13 @@ def test_lifecycle_stops_from_events(life):
     finally:
         q.kill()
         q.wait()
+
+
+def test_a_thread_that_ends_vanishes_from_lwp(life):
+    p = life("thread-exit")
+    with npc.open(f"{p.pid}/ctl", os.O_WRONLY) as c:
+        c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSTRACE, sigset(SIGUSR1_S))))  # controlled now
+        until(lambda: npc.listdir(f"{p.pid}/lwp") == ["1", "2"])  # it appears...
+        until(lambda: npc.listdir(f"{p.pid}/lwp") == ["1"])  # ...and vanishes when it ends
+        with pytest.raises(FileNotFoundError):
+            npc.open(f"{p.pid}/lwp/2/lwpstatus")
