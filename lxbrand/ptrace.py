@@ -20,7 +20,7 @@ from typing import Any, Callable
 import native_proc.client as npc
 from native_proc.client import ProcFile
 from structs.codec import codec
-from structs.ctl import encode_ctl
+from structs.ctl import encode_ctl, sysset
 from structs.fields import field_at, memberof
 from structs.procfs import LWPSTATUS, PRFPREGSET, PSTATUS
 from structs.procfs_consts import PC, PCX, PR_WHY
@@ -44,11 +44,6 @@ _OFF_FPREG = memberof(LWPSTATUS["amd64"], "pr_fpreg")[0]
 _OFF_INFO = memberof(LWPSTATUS["amd64"], "pr_info")[0]
 _ALL_SIGNALS = {"__sigbits": b"\xff" * 16}
 _NO_FAULTS = {"word": [0, 0, 0, 0]}
-
-
-def _sysset(*nrs: int) -> dict:
-    m = sum(1 << n for n in nrs)
-    return {"word": [(m >> (32 * i)) & 0xFFFFFFFF for i in range(16)]}
 
 
 @dataclass(eq=False)
@@ -439,7 +434,7 @@ def _attach(pid: int, addr: Any, data: Any, abi: str) -> int:
         execve = SYSCALL_NUMBERS["amd64"]["execve"]
         t.lwpctl.write(encode_ctl("amd64", [
             (PC.PCSTOP, None), (PC.PCSTRACE, _ALL_SIGNALS), (PC.PCSFAULT, _NO_FAULTS),
-            (PC.PCUNSET, _PR_FORK), (PC.PCSET, _PR_RLC), (PC.PCSEXIT, _sysset(execve))]))
+            (PC.PCUNSET, _PR_FORK), (PC.PCSET, _PR_RLC), (PC.PCSEXIT, sysset(execve))]))
     except OSError:
         t.close()
         raise OSError(errno.EPERM, "cannot stop it") from None
@@ -470,7 +465,7 @@ def _procd_pid() -> int:
 def _detach(pid: int, addr: Any, data: int, abi: str) -> int:
     t = _stopped(pid)
     sig = _signal(data & 0xFFFFFFFF)  # the kernel's ptrace_detach takes an unsigned int
-    msgs: list = [(PC.PCUNSET, _PR_PTRACE), (PC.PCSEXIT, _sysset()), (PC.PCSET, _PR_RLC), (PC.PCCSIG, None)]
+    msgs: list = [(PC.PCUNSET, _PR_PTRACE), (PC.PCSEXIT, sysset()), (PC.PCSET, _PR_RLC), (PC.PCCSIG, None)]
     if t.watched:
         msgs += debugregs.watch_messages(t.watched, [])
     if sig:

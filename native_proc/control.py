@@ -244,19 +244,20 @@ def _syscall_sets_changed(e: Any, proc: Proc, was_tracing: bool) -> None:
             e.kick(l)
 
 
-def pcsentry(e: Any, of: Any, proc: Proc, lwp: Lwp | None, s: dict) -> None:
+def _set_syscalls(e: Any, proc: Proc, which: str, s: dict) -> None:
     e.seize(proc)
     was = tracing.syscalls_traced(proc.sysentry, proc.sysexit)
-    proc.sysentry = _sysset(s)
+    setattr(proc, which, _sysset(s))
     _syscall_sets_changed(e, proc, was)
+
+
+def pcsentry(e: Any, of: Any, proc: Proc, lwp: Lwp | None, s: dict) -> None:
+    _set_syscalls(e, proc, "sysentry", s)
     return None
 
 
 def pcsexit(e: Any, of: Any, proc: Proc, lwp: Lwp | None, s: dict) -> None:
-    e.seize(proc)
-    was = tracing.syscalls_traced(proc.sysentry, proc.sysexit)
-    proc.sysexit = _sysset(s)
-    _syscall_sets_changed(e, proc, was)
+    _set_syscalls(e, proc, "sysexit", s)
     return None
 
 

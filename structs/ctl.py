@@ -574,3 +574,25 @@ def decode_ctl(
         out.append((code, operand))
         off = end
     return out, None
+
+
+# -- operand builders: the set operands from their members ------------------------------------
+# Solaris sets are 1-based (signal or fault n is bit n-1); sysset_t here is 0-based on host
+# system-call numbers (ARCHITECTURE item 12).
+
+
+def sigset(*signals: int) -> dict:
+    """A sigset_t operand (PCSTRACE, PCSHOLD) holding these Solaris signals."""
+    return {"__sigbits": sum(1 << (n - 1) for n in signals).to_bytes(16, "little")}
+
+
+def fltset(*faults: int) -> dict:
+    """A fltset_t operand (PCSFAULT) holding these faults."""
+    m = sum(1 << (n - 1) for n in faults)
+    return {"word": [(m >> (32 * i)) & 0xFFFFFFFF for i in range(4)]}
+
+
+def sysset(*calls: int) -> dict:
+    """A sysset_t operand (PCSENTRY, PCSEXIT) holding these host system-call numbers."""
+    m = sum(1 << n for n in calls)
+    return {"word": [(m >> (32 * i)) & 0xFFFFFFFF for i in range(16)]}

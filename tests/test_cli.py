@@ -13,7 +13,7 @@ import pytest
 import native_proc.client as npc
 from native_proc.cli import flag_names, main, why_what
 from structs.codec import codec
-from structs.ctl import encode_ctl
+from structs.ctl import encode_ctl, fltset, sigset, sysset
 from structs.faults import FLT
 from structs.procfs import LWPSTATUS
 from structs.procfs_consts import PC, PR_FLAGS, PR_WHY
@@ -31,20 +31,6 @@ PR_RLC = 0x200000
 
 def ctl(*messages) -> bytes:
     return encode_ctl("amd64", list(messages))
-
-
-def sigset(*sigs: int) -> dict:
-    return {"__sigbits": sum(1 << (s - 1) for s in sigs).to_bytes(16, "little")}
-
-
-def fltset(*flts: int) -> dict:
-    m = sum(1 << (f - 1) for f in flts)
-    return {"word": [(m >> (32 * i)) & 0xFFFFFFFF for i in range(4)]}
-
-
-def sysset(*nrs: int) -> dict:
-    m = sum(1 << n for n in nrs)
-    return {"word": [(m >> (32 * i)) & 0xFFFFFFFF for i in range(16)]}
 
 
 @pytest.fixture

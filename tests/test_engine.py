@@ -12,7 +12,7 @@ import pytest
 
 import native_proc.client as npc
 from structs.codec import codec
-from structs.ctl import encode_ctl
+from structs.ctl import encode_ctl, fltset, sigset, sysset
 from structs.faults import FLT
 from structs.procfs import LWPSTATUS, PSTATUS
 from structs.procfs_consts import PC, PCRUN_FLAGS, PCX, PR_FLAGS, PR_WHY
@@ -25,20 +25,6 @@ LWPST = codec(LWPSTATUS["amd64"])
 PST = codec(PSTATUS["amd64"])
 RIP = ILLUMOS_REG_INDEX["amd64"]["REG_RIP"]
 SIGUSR1_S = 16  # Solaris numbering
-
-
-def sigset(*sigs: int) -> dict:
-    return {"__sigbits": sum(1 << (s - 1) for s in sigs).to_bytes(16, "little")}
-
-
-def fltset(*flts: int) -> dict:
-    m = sum(1 << (f - 1) for f in flts)
-    return {"word": [(m >> (32 * i)) & 0xFFFFFFFF for i in range(4)]}
-
-
-def sysset(*nrs: int) -> dict:
-    m = sum(1 << n for n in nrs)
-    return {"word": [(m >> (32 * i)) & 0xFFFFFFFF for i in range(16)]}
 
 
 def ctl(*messages) -> bytes:

@@ -11,7 +11,7 @@ import pytest
 
 import native_proc.client as npc
 from structs.codec import codec
-from structs.ctl import encode_ctl
+from structs.ctl import encode_ctl, sigset, sysset
 from structs.procfs import LWPSTATUS, PSTATUS
 from structs.procfs_consts import PC, PR_FLAGS, PR_WHY
 from structs.syscalls import NR64
@@ -26,15 +26,6 @@ PR_FORK, PR_RLC, PR_ASYNC = 0x100000, 0x200000, 0x800000
 
 def ctl(*messages) -> bytes:
     return encode_ctl("amd64", list(messages))
-
-
-def sigset(*sigs: int) -> dict:
-    return {"__sigbits": sum(1 << (s - 1) for s in sigs).to_bytes(16, "little")}
-
-
-def sysset(*nrs: int) -> dict:
-    m = sum(1 << n for n in nrs)
-    return {"word": [(m >> (32 * i)) & 0xFFFFFFFF for i in range(16)]}
 
 
 def lwpstatus(pid: int, lwpid: int) -> dict:

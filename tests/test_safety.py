@@ -33,7 +33,7 @@ from native_proc import host
 from native_proc.guardian import Guardian
 from structs import ptrace_consts as T
 from structs.codec import codec
-from structs.ctl import CTL_OPERANDS, decode_ctl, encode_ctl
+from structs.ctl import CTL_OPERANDS, decode_ctl, encode_ctl, sysset
 from structs.procfs import PSTATUS
 from structs.procfs_consts import PC, PCX, WA, PR_FLAGS
 from structs.syscalls import NR64
@@ -66,11 +66,6 @@ int main(void) {
 
 def ctl(*messages) -> bytes:
     return encode_ctl("amd64", list(messages))
-
-
-def sysset(*nrs: int) -> dict:
-    m = sum(1 << n for n in nrs)
-    return {"word": [(m >> (32 * i)) & 0xFFFFFFFF for i in range(16)]}
 
 
 def start(exe, *args: str, stdin: bool = False) -> tuple[subprocess.Popen, int]:

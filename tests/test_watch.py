@@ -16,7 +16,7 @@ import pytest
 
 import native_proc.client as npc
 from structs.codec import codec
-from structs.ctl import encode_ctl
+from structs.ctl import encode_ctl, fltset, sigset
 from structs.faults import FLT
 from structs.procfs import LWPSTATUS, PRWATCH, SIGINFO_VIEWS
 from structs.procfs_consts import PC, PCRUN_FLAGS, PR_WHY, WA
@@ -112,15 +112,6 @@ def ctl(*messages) -> bytes:
 
 def area(vaddr: int, size: int, flags: int) -> tuple:
     return (PC.PCWATCH, {"pr_vaddr": vaddr, "pr_size": size, "pr_wflags": flags, "pr_pad": 0})
-
-
-def sigset(*sigs: int) -> dict:
-    return {"__sigbits": sum(1 << (s - 1) for s in sigs).to_bytes(16, "little")}
-
-
-def fltset(*flts: int) -> dict:
-    m = sum(1 << (f - 1) for f in flts)
-    return {"word": [(m >> (32 * i)) & 0xFFFFFFFF for i in range(4)]}
 
 
 def controlled(pid: int):
