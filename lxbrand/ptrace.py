@@ -24,12 +24,13 @@ from structs.ctl import encode_ctl, sysset
 from structs.fields import field_at, memberof
 from structs.procfs import LWPSTATUS, PRFPREGSET, PSTATUS
 from structs.procfs_consts import PC, PCX, PR_WHY
-from structs.ptrace_consts import PTRACE
+from structs.ptrace_consts import NT, PTRACE, PTRACE_O, PTRACE_O_MASK
 from structs.signals import LINUX_NSIG, ltos
 from structs.syscalls import SYSCALL_NUMBERS
 from structs.user_area import USER, USER_FPREGS, USER_FPXREGS
 
 from . import caller, debugregs, monitor
+from . import siginfo as SI
 from . import regs as R
 
 __all__ = ["lx_ptrace", "Tracee", "tracee_of", "forget"]
@@ -62,6 +63,9 @@ class Tracee:
     attach_stop: bool = False  # the next reported stop is the attach SIGSTOP
     reported: bool = False  # its monitor reported a stop and sits stopped until we resume
     stepping: bool = False
+    options: int = 0  # PTRACE_SETOPTIONS bits
+    eventmsg: int = 0  # PTRACE_GETEVENTMSG's word (no event is reported yet: stays 0)
+    siginfo: bytes | None = None  # Linux siginfo set by SETSIGINFO for the current stop
 
     def snapshot(self) -> bytes:
         """The stopped LWP's lwpstatus_t; ESRCH (Linux: not a stopped tracee) otherwise."""
@@ -368,8 +372,13 @@ def _resume(t: Tracee, sig: int, flags: int, once: int = 0) -> None:
     """ptrace_cont_common: PCCSIG; PCSSIG sig; (PCXSYSCALL_ONCE); PCRUN in one write."""
     msgs: list = [(PC.PCCSIG, None)]
     if sig:  # exactly the signal the tracer names (the seed dropped SIGSTOP; Linux does not)
-        msgs.append((PC.PCSSIG, {"si_signo": ltos(sig), "si_code": 0, "si_errno": 0, "si_pad": 0,
-                                 "__data": bytes(240)}))
+        if t.siginfo is not None and int.from_bytes(t.siginfo[:4], "little", signed=True) == sig:
+            # SETSIGINFO's siginfo goes with the signal it names (Linux: ptrace_signal); a
+            # different signal gets a fresh SI_USER siginfo from the tracer, as on Linux.
+            msgs.append((PC.PCSSIG, SI.from_linux(t.siginfo)))
+        else:
+            msgs.append((PC.PCSSIG, _resume_info(t, sig)))
+    t.siginfo = None
     # SYSCALL arms the next entry/exit stop; CONT and SINGLESTEP disarm a stop still armed.
     msgs.append((PCX.PCXSYSCALL_ONCE, once))
     msgs.append((PC.PCRUN, flags))
@@ -378,6 +387,24 @@ def _resume(t: Tracee, sig: int, flags: int, once: int = 0) -> None:
     if t.monitor:
         t.reported = False
         monitor.resume(t.monitor)
+
+
+def _resume_info(t: Tracee, sig: int) -> dict:
+    """The siginfo a resumed tracee gets with `sig` (Linux ptrace_signal): the stop's own when
+    it is the signal that stopped it, else a SI_USER one from the tracer."""
+    try:
+        snap = t.snapshot()
+    except OSError:
+        snap = None
+    if snap is not None and R.why_what(snap) == (PR_WHY.PR_SIGNALLED, ltos(sig)) and not is_exec_stop(snap):
+        info = snap[_OFF_INFO:_OFF_INFO + 256]
+        return {"si_signo": ltos(sig), "si_code": int.from_bytes(info[4:8], "little", signed=True),
+                "si_errno": int.from_bytes(info[8:12], "little", signed=True), "si_pad": 0,
+                "__data": info[16:256]}
+    lin = bytearray(SI.SIZE)
+    lin[0:4] = sig.to_bytes(4, "little")
+    lin[16:24] = os.getpid().to_bytes(4, "little") + os.getuid().to_bytes(4, "little")
+    return SI.from_linux(bytes(lin))
 
 
 def _cont(pid: int, addr: Any, data: int, abi: str) -> int:
@@ -479,6 +506,189 @@ def _detach(pid: int, addr: Any, data: int, abi: str) -> int:
     return 0
 
 
+# -- the modern requests (0x42xx) ---------------------------------------------------------------
+
+_SYSCALL_STOPS = (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT)
+_EXECVE = {SYSCALL_NUMBERS["amd64"]["execve"], SYSCALL_NUMBERS["amd64"].get("execveat", -1)}
+_OFF_HOLD = memberof(LWPSTATUS["amd64"], "pr_lwphold")[0]
+_SIGKILL_STOP_BITS = (1 << (9 - 1)) | (1 << (19 - 1))  # Linux SIGKILL, SIGSTOP
+
+
+def _setoptions(pid: int, addr: Any, data: int, abi: str) -> int:
+    t = _stopped(pid)
+    opts = data & ((1 << 64) - 1)
+    if opts & ~int(PTRACE_O_MASK):
+        raise OSError(errno.EINVAL, "unknown option bits")
+    if opts & PTRACE_O.SUSPEND_SECCOMP and os.geteuid() != 0:
+        raise OSError(errno.EPERM, "SUSPEND_SECCOMP needs CAP_SYS_ADMIN")
+    # Only TRACESYSGOOD changes what is reported so far.  EXITKILL is kept: PR_RLC (set by
+    # TRACEME/ATTACH) already lets the tracee go, not die, when the tracer's descriptors close.
+    # The event options are stored for the event stops to come.
+    t.options = opts
+    return 0
+
+
+def is_exec_stop(snap: bytes) -> bool:
+    """The exec SIGTRAP stop: a stop on the way out of a successful execve."""
+    why, what = R.why_what(snap)
+    if why == PR_WHY.PR_SYSEXIT:  # an attached tracee: the exit of execve is caught (PCSEXIT)
+        return what in _EXECVE and R.linux_regs(snap)[10] == 0
+    # a TRACEME child: the engine's SIGTRAP, stopped on its way out of execve
+    return (why == PR_WHY.PR_SIGNALLED and what == ltos(5) and R.syscall_state(snap) in _EXECVE
+            and R.linux_regs(snap)[10] == 0)
+
+
+def _geteventmsg(pid: int, addr: Any, data: Any, abi: str) -> int:
+    t = _stopped(pid)
+    why, _ = R.why_what(t.snapshot())
+    msg = t.eventmsg
+    if why == PR_WHY.PR_SYSENTRY:
+        msg = 1  # PTRACE_EVENTMSG_SYSCALL_ENTRY, set by Linux at every syscall stop since 5.3
+    elif why == PR_WHY.PR_SYSEXIT and not is_exec_stop(t.snapshot()):
+        msg = 2  # PTRACE_EVENTMSG_SYSCALL_EXIT
+    w = _WORD[abi]
+    caller.write(data, (msg & ((1 << (8 * w)) - 1)).to_bytes(w, "little"))
+    return 0
+
+
+def _uid(pid: int) -> int:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return 0
+
+
+def stop_siginfo(t: Tracee) -> bytes:
+    """The Linux siginfo_t of the tracee's current stop, or EINVAL when Linux has none."""
+    if t.siginfo is not None:
+        return t.siginfo
+    snap = t.snapshot()
+    why, what = R.why_what(snap)
+    if is_exec_stop(snap):
+        return SI.trap(0, t.tid, _uid(t.pid))  # legacy exec SIGTRAP: SI_USER from itself
+    if why in _SYSCALL_STOPS:
+        code = 5 | (0x80 if t.options & PTRACE_O.TRACESYSGOOD else 0)
+        return SI.trap(code, t.tid, _uid(t.pid))
+    if why == PR_WHY.PR_SIGNALLED:
+        pc = R.linux_regs(snap)[16]
+        return SI.to_linux(snap[_OFF_INFO:_OFF_INFO + 256], pc)
+    if why == PR_WHY.PR_REQUESTED:
+        out = bytearray(SI.SIZE)  # the attach SIGSTOP (SEND_SIG_PRIV: SI_KERNEL), or a step
+        if t.stepping:
+            out[0:12] = (5).to_bytes(4, "little") + bytes(4) + (2).to_bytes(4, "little")
+            out[16:24] = R.linux_regs(snap)[16].to_bytes(8, "little")
+        else:
+            out[0:12] = (19).to_bytes(4, "little") + bytes(4) + (0x80).to_bytes(4, "little")
+        return bytes(out)
+    raise OSError(errno.EINVAL, "no siginfo at this stop")
+
+
+def _getsiginfo(pid: int, addr: Any, data: Any, abi: str) -> int:
+    t = _stopped(pid)
+    if abi != "amd64":
+        raise OSError(errno.EIO, "the compat siginfo is not supported yet")
+    caller.write(data, stop_siginfo(t))
+    return 0
+
+
+def _setsiginfo(pid: int, addr: Any, data: Any, abi: str) -> int:
+    t = _stopped(pid)
+    if abi != "amd64":
+        raise OSError(errno.EIO, "the compat siginfo is not supported yet")
+    stop_siginfo(t)  # EINVAL where Linux has no siginfo to replace
+    lin = caller.read(data, SI.SIZE)
+    why, _ = R.why_what(t.snapshot())
+    if why == PR_WHY.PR_SIGNALLED:
+        sig = int.from_bytes(lin[:4], "little", signed=True)
+        if 0 < sig < LINUX_NSIG:
+            # the stop's pending signal info changes now; CONT with that signal delivers it
+            t.lwpctl.write(encode_ctl("amd64", [(PC.PCSSIG, SI.from_linux(lin))]))
+    t.siginfo = lin
+    return 0
+
+
+def _getsigmask(pid: int, addr: int, data: Any, abi: str) -> int:
+    if addr != 8:
+        raise OSError(errno.EINVAL, "sigset size must be 8")
+    t = _stopped(pid)
+    from native_proc.procinfo import linux_mask
+
+    full = t.status.pread(_LWPST.size, 0)  # with the signal sets (the snapshot has none)
+    if len(full) < _OFF_HOLD + 16:
+        raise OSError(errno.ESRCH, "tracee is gone")
+    mask = linux_mask(full[_OFF_HOLD:_OFF_HOLD + 16])
+    caller.write(data, mask.to_bytes(8, "little"))
+    return 0
+
+
+def _setsigmask(pid: int, addr: int, data: Any, abi: str) -> int:
+    if addr != 8:
+        raise OSError(errno.EINVAL, "sigset size must be 8")
+    t = _stopped(pid)
+    from native_proc.procinfo import sigset_bytes
+
+    mask = int.from_bytes(caller.read(data, 8), "little") & ~_SIGKILL_STOP_BITS
+    t.lwpctl.write(encode_ctl("amd64", [(PC.PCSHOLD, {"__sigbits": sigset_bytes(mask)})]))
+    return 0
+
+
+_IOV = {"amd64": __import__("struct").Struct("<QQ"), "i386": __import__("struct").Struct("<II")}
+
+
+def _regset(t: Tracee, nt: int, abi: str) -> bytes:
+    snap = t.snapshot()
+    if nt == NT.PRSTATUS:
+        return R.pack(abi, R.linux_regs(snap))
+    if nt == NT.PRFPREG:
+        fx = snap[_OFF_FPREG:_OFF_FPREG + 512]
+        return fx if abi == "amd64" else _fsave(fx)
+    raise OSError(errno.EINVAL, "unsupported regset")  # NT_X86_XSTATE and the rest
+
+
+def _iov(data: Any, abi: str) -> tuple[int, int]:
+    return _IOV[abi].unpack(caller.read(data, _IOV[abi].size))
+
+
+def _put_iov_len(data: Any, abi: str, base: int, n: int) -> None:
+    caller.write(data, _IOV[abi].pack(base, n))
+
+
+def _getregset(pid: int, addr: int, data: Any, abi: str) -> int:
+    t = _stopped(pid)
+    base, length = _iov(data, abi)
+    full = _regset(t, addr, abi)
+    if length % _WORD[abi]:
+        raise OSError(errno.EINVAL, "iov_len is not a multiple of the regset's unit")
+    n = min(length, len(full))
+    if n:
+        caller.write(base, full[:n])
+    _put_iov_len(data, abi, base, n)
+    return 0
+
+
+def _setregset(pid: int, addr: int, data: Any, abi: str) -> int:
+    t = _stopped(pid)
+    base, length = _iov(data, abi)
+    full = _regset(t, addr, abi)
+    if length % _WORD[abi]:
+        raise OSError(errno.EINVAL, "iov_len is not a multiple of the regset's unit")
+    n = min(length, len(full))
+    new = caller.read(base, n) if n else b""
+    snap = t.snapshot()
+    if addr == NT.PRSTATUS:
+        if n:
+            _write_regs(t, abi, new + full[n:], snap, R.linux_regs(snap))
+    else:  # NT_PRFPREG: Linux's xfpregs_set takes only the whole fxsave image
+        if abi != "amd64" or n != 512:
+            raise OSError(errno.EINVAL, "partial FP regset write")
+        if int.from_bytes(new[24:28], "little") & ~0xFFFF:
+            raise OSError(errno.EINVAL, "reserved MXCSR bits")
+        cur = snap[_OFF_FPREG:_OFF_FPREG + _FPSET.size]
+        t.lwpctl.write(encode_ctl("amd64", [(PC.PCSFPREG, _FPSET.decode(new + cur[512:]))]))
+    _put_iov_len(data, abi, base, n)
+    return 0
+
+
 _Handler = Callable[[int, Any, Any, str], int]
 REQUESTS: dict[int, _Handler] = {
     PTRACE.TRACEME: _traceme,
@@ -500,6 +710,14 @@ REQUESTS: dict[int, _Handler] = {
     18: _getfpxregs,  # PTRACE_GETFPXREGS (i386)
     19: _setfpxregs,  # PTRACE_SETFPXREGS (i386)
     PTRACE.SYSCALL: _syscall,
+    PTRACE.SETOPTIONS: _setoptions,
+    PTRACE.GETEVENTMSG: _geteventmsg,
+    PTRACE.GETSIGINFO: _getsiginfo,
+    PTRACE.SETSIGINFO: _setsiginfo,
+    PTRACE.GETREGSET: _getregset,
+    PTRACE.SETREGSET: _setregset,
+    PTRACE.GETSIGMASK: _getsigmask,
+    PTRACE.SETSIGMASK: _setsigmask,
 }
 
 

@@ -28,6 +28,7 @@ _WNOTHREAD, _WALL, _WCLONE = 0x20000000, 0x40000000, 0x80000000
 _VALID = WNOHANG | WUNTRACED | WCONTINUED | _WNOTHREAD | _WALL | _WCLONE
 _CLD_EXITED, _CLD_KILLED, _CLD_DUMPED, _CLD_TRAPPED, _CLD_STOPPED, _CLD_CONTINUED = 1, 2, 3, 4, 5, 6
 _SIGTRAP, _SIGSTOP = 5, 19
+_TRACESYSGOOD = 1
 _SI = codec(SIGINFO["amd64"])
 _CLD = codec(SIGINFO_VIEWS["amd64"]["cld"])
 _FAULT = codec(SIGINFO_VIEWS["amd64"]["fault"])
@@ -75,6 +76,9 @@ def _stop_status(t: P.Tracee, snap: bytes) -> int:
         sig = _SIGTRAP  # requested, syscall and exec stops
     if sig == _SIGTRAP:
         _set_dr6(t, snap)
+        if (why in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT) and t.options & _TRACESYSGOOD
+                and not P.is_exec_stop(snap)):
+            sig |= 0x80  # PTRACE_O_TRACESYSGOOD: syscall stops report SIGTRAP|0x80
     return (sig << 8) | 0x7F
 
 
