@@ -42,3 +42,25 @@ class CBuilder:
 def cbuild(tmp_path_factory: pytest.TempPathFactory) -> CBuilder:
     """cbuild(source, *gcc_flags, name=...) -> path of the compiled program (cached per session)."""
     return CBuilder(tmp_path_factory.mktemp("cbuild"))
+
+
+@pytest.fixture
+def spawn(cbuild):
+    """spawn(mode) -> (Popen, counter address); every target is killed and reaped afterwards."""
+    from .targets import LOOP
+
+    exe = cbuild(LOOP, "-O0", name="loop")
+    procs = []
+
+    def start(mode: str = "spin"):
+        p = subprocess.Popen([str(exe), mode], stdout=subprocess.PIPE, text=True)
+        procs.append(p)
+        line = p.stdout.readline().split()
+        assert line[0] == "ready"
+        return p, int(line[1], 16)
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait(timeout=10)

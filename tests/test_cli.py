@@ -6,9 +6,7 @@ import io
 import os
 import signal
 import stat
-import subprocess
 
-import pytest
 
 import native_proc.client as npc
 from native_proc.cli import flag_names, main, why_what
@@ -21,7 +19,6 @@ from structs.regs import ILLUMOS_REG_INDEX
 from structs.syscalls import NR64
 
 from .procd_helpers import Served, until, using_procd
-from .targets import LOOP
 
 LWPST = codec(LWPSTATUS["amd64"])
 RIP = ILLUMOS_REG_INDEX["amd64"]["REG_RIP"]
@@ -33,24 +30,6 @@ def ctl(*messages) -> bytes:
     return encode_ctl("amd64", list(messages))
 
 
-@pytest.fixture
-def spawn(cbuild):
-    exe = cbuild(LOOP, "-O0", name="loop")
-    procs = []
-
-    def start(mode: str = "spin"):
-        p = subprocess.Popen([str(exe), mode], stdout=subprocess.PIPE, text=True)
-        procs.append(p)
-        assert p.stdout.readline().split()[0] == "ready"
-        return p
-
-    yield start
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.wait(timeout=10)
-
-
 def status(*argv: str) -> tuple[int, str]:
     out = io.StringIO()
     rc = main(["status", *argv], out=out)
@@ -58,7 +37,7 @@ def status(*argv: str) -> tuple[int, str]:
 
 
 def test_status_of_a_syscall_entry_stop(spawn):
-    p = spawn("syscalls")
+    p, _ = spawn("syscalls")
     getpid = NR64["getpid"]
     with npc.open(f"{p.pid}/ctl", os.O_WRONLY) as c:
         c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSTRACE, sigset(SIGUSR1_S)), (PC.PCSFAULT, fltset(FLT.FLTBPT)),
@@ -83,7 +62,7 @@ def test_status_of_a_syscall_entry_stop(spawn):
 
 
 def test_status_of_signalled_and_faulted_stops(spawn):
-    p = spawn()
+    p, _ = spawn()
     with npc.open(f"{p.pid}/ctl", os.O_WRONLY) as c:
         c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSTRACE, sigset(SIGUSR1_S))))
         os.kill(p.pid, signal.SIGUSR1)
@@ -93,7 +72,7 @@ def test_status_of_signalled_and_faulted_stops(spawn):
         assert " /1:\tflags = PR_STOPPED|PR_ISTOP  [ PR_SIGNALLED SIGUSR1 ]" in text.splitlines()
         assert "\tcursig = SIGUSR1" in text.splitlines()
         c.write(ctl((PC.PCRUN, 0x1)))  # PRCSIG: SIGUSR1 would kill it
-    q = spawn("int3")
+    q, _ = spawn("int3")
     with npc.open(f"{q.pid}/ctl", os.O_WRONLY) as c:
         c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSFAULT, fltset(FLT.FLTBPT)), (PC.PCWSTOP, None)), timeout=10)
         rc, text = status(str(q.pid))
@@ -103,7 +82,7 @@ def test_status_of_signalled_and_faulted_stops(spawn):
 
 
 def test_status_of_a_requested_stop_and_a_running_process(spawn):
-    p = spawn()
+    p, _ = spawn()
     rc, text = status(str(p.pid))
     assert rc == 0
     assert "\tdata model = _LP64  flags = 0" in text.splitlines()
@@ -137,7 +116,7 @@ def test_serve_listing_and_shutdown(tmp_path, spawn):
     try:
         d = os.stat(srv.dir)
         assert stat.S_IMODE(d.st_mode) == 0o700  # the socket is private to its user
-        p = spawn()
+        p, _ = spawn()
         with srv.active():
             c = npc.open(f"{p.pid}/ctl", os.O_WRONLY)
             c.write(ctl((PC.PCSTOP, None)), timeout=10)  # no PR_RLC: a serve procd keeps it

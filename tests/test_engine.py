@@ -19,7 +19,6 @@ from structs.procfs_consts import PC, PCRUN_FLAGS, PCX, PR_FLAGS, PR_WHY
 from structs.regs import ILLUMOS_REG_INDEX
 from structs.syscalls import NR64, SYSCALL_NUMBERS
 
-from .targets import LOOP
 
 LWPST = codec(LWPSTATUS["amd64"])
 PST = codec(PSTATUS["amd64"])
@@ -29,26 +28,6 @@ SIGUSR1_S = 16  # Solaris numbering
 
 def ctl(*messages) -> bytes:
     return encode_ctl("amd64", list(messages))
-
-
-@pytest.fixture
-def spawn(cbuild):
-    """spawn(mode) -> (Popen, counter address); every target is killed and reaped afterwards."""
-    exe = cbuild(LOOP, "-O0", name="loop")
-    procs = []
-
-    def start(mode: str = "spin"):
-        p = subprocess.Popen([str(exe), mode], stdout=subprocess.PIPE, text=True)
-        procs.append(p)
-        line = p.stdout.readline().split()
-        assert line[0] == "ready"
-        return p, int(line[1], 16)
-
-    yield start
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.wait(timeout=10)
 
 
 def lwpstatus(pid: int, lwpid: int = 1) -> dict:
