@@ -653,13 +653,18 @@ def _put_iov_len(data: Any, abi: str, base: int, n: int) -> None:
     caller.write(data, _IOV[abi].pack(base, n))
 
 
-def _getregset(pid: int, addr: int, data: Any, abi: str) -> int:
+def _regset_io(pid: int, addr: int, data: Any, abi: str) -> tuple[Tracee, int, bytes, int]:
+    """GETREGSET/SETREGSET's common part: (tracee, iov_base, the regset now, bytes to move)."""
     t = _stopped(pid)
     base, length = _iov(data, abi)
     full = _regset(t, addr, abi)
     if length % _WORD[abi]:
         raise OSError(errno.EINVAL, "iov_len is not a multiple of the regset's unit")
-    n = min(length, len(full))
+    return t, base, full, min(length, len(full))
+
+
+def _getregset(pid: int, addr: int, data: Any, abi: str) -> int:
+    t, base, full, n = _regset_io(pid, addr, data, abi)
     if n:
         caller.write(base, full[:n])
     _put_iov_len(data, abi, base, n)
@@ -667,12 +672,7 @@ def _getregset(pid: int, addr: int, data: Any, abi: str) -> int:
 
 
 def _setregset(pid: int, addr: int, data: Any, abi: str) -> int:
-    t = _stopped(pid)
-    base, length = _iov(data, abi)
-    full = _regset(t, addr, abi)
-    if length % _WORD[abi]:
-        raise OSError(errno.EINVAL, "iov_len is not a multiple of the regset's unit")
-    n = min(length, len(full))
+    t, base, full, n = _regset_io(pid, addr, data, abi)
     new = caller.read(base, n) if n else b""
     snap = t.snapshot()
     if addr == NT.PRSTATUS:
