@@ -23,19 +23,19 @@ from structs.codec import codec
 from structs.ctl import encode_ctl, sysset
 from structs.fields import field_at, memberof
 from structs.procfs import LWPSTATUS, PRFPREGSET, PSTATUS
-from structs.procfs_consts import PC, PCX, PR_WHY
-from structs.ptrace_consts import NT, PTRACE, PTRACE_O, PTRACE_O_MASK
-from structs.signals import LINUX_NSIG, ltos
+from structs.procfs_consts import PC, PCRUN_FLAGS, PCX, PR_WHY
+from structs.ptrace_consts import PTRACE, PTRACE_EVENT, PTRACE_O, PTRACE_O_MASK
+from structs.signals import LINUX_NSIG, ltos, stol
 from structs.syscalls import SYSCALL_NUMBERS
 from structs.user_area import USER, USER_FPREGS, USER_FPXREGS
 
 from . import caller, debugregs, monitor
-from . import siginfo as SI
+from native_proc import siginfo as SI
 from . import regs as R
 
-__all__ = ["lx_ptrace", "Tracee", "tracee_of", "forget"]
+__all__ = ["lx_ptrace", "Tracee", "tracee_of", "forget", "adopt"]
 
-_PR_PTRACE, _PR_RLC, _PR_FORK = 0x4000000, 0x200000, 0x100000
+_PR_PTRACE, _PR_RLC, _PR_KLC, _PR_FORK, _PR_ASYNC = 0x4000000, 0x200000, 0x400000, 0x100000, 0x800000
 _PRSTEP = 0x4
 _WORD = {"amd64": 8, "i386": 4}
 _PST = codec(PSTATUS["amd64"])
@@ -64,8 +64,20 @@ class Tracee:
     reported: bool = False  # its monitor reported a stop and sits stopped until we resume
     stepping: bool = False
     options: int = 0  # PTRACE_SETOPTIONS bits
-    eventmsg: int = 0  # PTRACE_GETEVENTMSG's word (no event is reported yet: stays 0)
+    eventmsg: int = 0  # PTRACE_GETEVENTMSG's word: the last event's message
     siginfo: bytes | None = None  # Linux siginfo set by SETSIGINFO for the current stop
+    seized: bool = False  # attached by PTRACE_SEIZE (or auto-attached from a seized tracee)
+    thread: bool = False  # a non-leader thread: a "clone" child for wait (__WALL / __WCLONE)
+    interrupt: bool = False  # INTERRUPT while stopped: stop again as soon as it is resumed
+    listening: bool = False  # LISTEN: group-stopped, its next stop comes when that ends
+    # INTERRUPT then LISTEN: Linux's pending trap fires first when the group stop ends, so the
+    # next real stop is shown as the interrupt stop (`synthetic`) and shown again itself after
+    # the tracer resumes it (`rereport`, taken by the next wait).
+    interrupt_at_wake: bool = False
+    synthetic: bool = False
+    rereport: bool = False
+    exit_status: int | None = None  # the wait status its EXIT event announced
+    auto: bool = False  # auto-attached (FORK/VFORK/CLONE): its SIGSTOP carries no siginfo
 
     def snapshot(self) -> bytes:
         """The stopped LWP's lwpstatus_t; ESRCH (Linux: not a stopped tracee) otherwise."""
@@ -153,9 +165,41 @@ def _traceme(pid: int, addr: Any, data: Any, abi: str) -> int:
     with npc.open(f"{me}/ctl", os.O_WRONLY) as c:
         # PR_RLC: when the tracer's descriptors are all gone (it exited) the process is let go,
         # as Linux detaches the tracees of a tracer that exits.
-        c.write(encode_ctl("amd64", [(PC.PCSET, _PR_PTRACE | _PR_RLC), (PC.PCSTRACE, _ALL_SIGNALS),
-                                     (PC.PCSFAULT, _NO_FAULTS), (PC.PCUNSET, _PR_FORK)]))
+        # PR_ASYNC: as on Linux only the thread that stops stops; group stops are reported
+        # to the tracer (PCX_EVENT JOBCONTROL) as Linux reports them.
+        c.write(encode_ctl("amd64", [(PCX.PCXSTOPFOROPT, _events(0)),
+                                     (PC.PCSET, _PR_PTRACE | _PR_RLC | _PR_ASYNC),
+                                     (PC.PCSTRACE, _ALL_SIGNALS), (PC.PCSFAULT, _NO_FAULTS),
+                                     (PC.PCUNSET, _PR_FORK)]))
     return 0
+
+
+_EVENT_BITS = (PTRACE_O.TRACEFORK | PTRACE_O.TRACEVFORK | PTRACE_O.TRACECLONE | PTRACE_O.TRACEEXEC
+               | PTRACE_O.TRACEVFORKDONE | PTRACE_O.TRACEEXIT | PTRACE_O.TRACESECCOMP)
+_JOBCONTROL = 0x1  # PCX_EVENT.JOBCONTROL: group stops are events of interest
+
+
+def _events(options: int, threads: bool = False) -> int:
+    """The PCXSTOPFOROPT mask for a tracee's options: its event bits (the same values as
+    Linux's PTRACE_O_TRACE*), group stops always (a Linux tracer sees them), and EXIT while
+    threads of the process are traced: an exit the tracer did not ask to see is then taken
+    quietly by the wait, for the exit code a thread leaves nowhere else."""
+    return int(options & _EVENT_BITS) | _JOBCONTROL | (PTRACE_O.TRACEEXIT if threads else 0)
+
+
+def _has_threads(pid: int) -> bool:
+    return any(x.thread and x.pid == pid for x in _tracees.values())
+
+
+def quiet_exit(t: Tracee, snap: bytes) -> bool:
+    """An EXIT event the tracer did not ask for: note its status and let the thread go on
+    exiting (True), unseen by the tracer."""
+    why, what = R.why_what(snap)
+    if why != PR_WHY.PR_BRAND or what != PTRACE_EVENT.EXIT or t.options & PTRACE_O.TRACEEXIT:
+        return False
+    t.exit_status = _LWPST.decode(snap)["pr_rval1"] & 0xFFFFFFFF
+    _resume(t, 0, 0)
+    return True
 
 
 _ADDR_LIMIT = 1 << 63  # the `as` file's offsets are signed: nothing user space maps lies above
@@ -269,8 +313,10 @@ def _write_regs(t: Tracee, abi: str, data: bytes, snap: bytes, old: list[int]) -
     new, error = R.check(R.unpack(abi, data, old), old)
     msgs: list = [(PC.PCSREG, R.to_gregs(new, snap))]
     orig_old, orig_new = _signed(old[15]), _signed(new[15])
-    if orig_new != orig_old and R.why_what(snap)[0] in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT):
-        # Linux: writing orig_rax at entry changes (or, -1, skips) the call; at exit it is kept.
+    if orig_new != orig_old and (R.why_what(snap)[0] in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT)
+                                 or R.why_what(snap) == (PR_WHY.PR_BRAND, PTRACE_EVENT.SECCOMP)):
+        # Linux: writing orig_rax at entry (or at the seccomp stop) changes (or, -1, skips) the
+        # call; at exit it is kept.
         msgs.append((PCX.PCXSETSYSNUM, orig_new))
     if new != old:
         t.lwpctl.write(encode_ctl("amd64", msgs))
@@ -370,37 +416,55 @@ def _fsave(fx: bytes) -> bytes:
 
 def _resume(t: Tracee, sig: int, flags: int, once: int = 0) -> None:
     """ptrace_cont_common: PCCSIG; PCSSIG sig; (PCXSYSCALL_ONCE); PCRUN in one write."""
-    msgs: list = [(PC.PCCSIG, None)]
-    if sig:  # exactly the signal the tracer names (the seed dropped SIGSTOP; Linux does not)
-        if t.siginfo is not None and int.from_bytes(t.siginfo[:4], "little", signed=True) == sig:
-            # SETSIGINFO's siginfo goes with the signal it names (Linux: ptrace_signal); a
-            # different signal gets a fresh SI_USER siginfo from the tracer, as on Linux.
+    if t.synthetic:
+        # Leaving the interrupt stop shown in place of a real one: the real one comes next.
+        t.synthetic, t.rereport = False, True
+        return
+    snap = _snapshot_or_none(t)
+    why, what = R.why_what(snap) if snap is not None else (0, 0)
+    if sig and (why in (PR_WHY.PR_BRAND, PR_WHY.PR_JOBCONTROL) or (why == PR_WHY.PR_REQUESTED and t.seized)):
+        sig = 0  # Linux injects only at signal-delivery and syscall stops; these drop it
+    own = (why == PR_WHY.PR_SIGNALLED and sig == stol(what) and not is_exec_stop(snap, t.options)
+           and t.siginfo is None)
+    msgs: list = []
+    if not own:
+        # The stop's own signal, resumed with, keeps its siginfo where it is (the host's);
+        # any other signal is exactly the one the tracer names (the seed dropped SIGSTOP).
+        msgs.append((PC.PCCSIG, None))
+        if sig and t.siginfo is not None and int.from_bytes(t.siginfo[:4], "little", signed=True) == sig:
+            # SETSIGINFO's siginfo goes with the signal it names (Linux: ptrace_signal).
             msgs.append((PC.PCSSIG, SI.from_linux(t.siginfo)))
-        else:
-            msgs.append((PC.PCSSIG, _resume_info(t, sig)))
+        elif sig:
+            msgs.append((PC.PCSSIG, _tracer_info(sig)))
     t.siginfo = None
     # SYSCALL arms the next entry/exit stop; CONT and SINGLESTEP disarm a stop still armed.
     msgs.append((PCX.PCXSYSCALL_ONCE, once))
+    if t.interrupt:
+        flags |= PCRUN_FLAGS.PRSTOP  # an INTERRUPT that came while it was stopped
+        t.interrupt = False
     msgs.append((PC.PCRUN, flags))
     t.lwpctl.write(encode_ctl("amd64", msgs))
     t.stepping = bool(flags & _PRSTEP)
+    t.listening = False
+    _monitor_go(t)
+
+
+def _snapshot_or_none(t: Tracee) -> bytes | None:
+    try:
+        return t.snapshot()
+    except OSError:
+        return None
+
+
+def _monitor_go(t: Tracee) -> None:
     if t.monitor:
         t.reported = False
         monitor.resume(t.monitor)
 
 
-def _resume_info(t: Tracee, sig: int) -> dict:
-    """The siginfo a resumed tracee gets with `sig` (Linux ptrace_signal): the stop's own when
-    it is the signal that stopped it, else a SI_USER one from the tracer."""
-    try:
-        snap = t.snapshot()
-    except OSError:
-        snap = None
-    if snap is not None and R.why_what(snap) == (PR_WHY.PR_SIGNALLED, ltos(sig)) and not is_exec_stop(snap):
-        info = snap[_OFF_INFO:_OFF_INFO + 256]
-        return {"si_signo": ltos(sig), "si_code": int.from_bytes(info[4:8], "little", signed=True),
-                "si_errno": int.from_bytes(info[8:12], "little", signed=True), "si_pad": 0,
-                "__data": info[16:256]}
+def _tracer_info(sig: int) -> dict:
+    """A signal the tracer injects in place of another: Linux's ptrace_signal makes it SI_USER
+    from the tracer (si_pid, si_uid: ours)."""
     lin = bytearray(SI.SIZE)
     lin[0:4] = sig.to_bytes(4, "little")
     lin[16:24] = os.getpid().to_bytes(4, "little") + os.getuid().to_bytes(4, "little")
@@ -432,13 +496,33 @@ def _kill(pid: int, addr: Any, data: Any, abi: str) -> int:
         os.kill(t.pid, signal.SIGKILL)
     except OSError:
         pass
-    if t.monitor:
-        monitor.dispose(t.monitor)
-        t.monitor = 0
+    # The monitor stays: it sees the target go and exits with its status, which the tracer's
+    # wait then reports as Linux does (a held monitor is let go by the wait).
     return 0
 
 
 def _attach(pid: int, addr: Any, data: Any, abi: str) -> int:
+    _attach_common(pid, seize=False, options=0)
+    return 0
+
+
+def _seize(pid: int, addr: int, data: int, abi: str) -> int:
+    opts = data & ((1 << 64) - 1)
+    # Linux checks these before it looks at the target, both with EIO (historically not EINVAL).
+    if addr != 0:
+        raise OSError(errno.EIO, "PTRACE_SEIZE takes addr 0")
+    if opts & ~int(PTRACE_O_MASK):
+        raise OSError(errno.EIO, "unknown option bits")
+    _attach_common(pid, seize=True, options=opts)
+    return 0
+
+
+def _attach_common(pid: int, seize: bool, options: int) -> Tracee:
+    """The seed's ptrace_attach_common: take control of `pid`'s process (exclusive lwpctl),
+    trace every signal, report group stops, fork a monitor.  ATTACH also stops it (the attach
+    SIGSTOP) and catches exec's exit for the legacy exec SIGTRAP; SEIZE does neither."""
+    if options & PTRACE_O.SUSPEND_SECCOMP and os.geteuid() != 0:
+        raise OSError(errno.EPERM, "SUSPEND_SECCOMP needs CAP_SYS_ADMIN")
     if pid == os.getpid() or pid == 1:
         raise OSError(errno.EPERM, "cannot attach to self or init")
     if pid in _tracees:
@@ -457,18 +541,37 @@ def _attach(pid: int, addr: Any, data: Any, abi: str) -> int:
     except OSError as e:
         raise OSError(errno.EPERM if e.errno in (errno.EBUSY, errno.EACCES, errno.EPERM) else errno.ESRCH,
                       "cannot control it") from None
+    t.seized, t.options = seize, options
+    msgs: list = [(PCX.PCXSTOPFOROPT, _events(options))]
+    if not seize:
+        msgs.append((PC.PCSTOP, None))  # PCDSTOP would not wait: the stop must be there at once
+    msgs += [(PC.PCSTRACE, _ALL_SIGNALS), (PC.PCSFAULT, _NO_FAULTS), (PC.PCUNSET, _PR_FORK),
+             (PC.PCSET, _life_flags(options) | _PR_ASYNC), (PC.PCUNSET, _life_flags(options) ^ (_PR_RLC | _PR_KLC)),
+             (PC.PCSEXIT, _exit_set(options))]
     try:
-        execve = SYSCALL_NUMBERS["amd64"]["execve"]
-        t.lwpctl.write(encode_ctl("amd64", [
-            (PC.PCSTOP, None), (PC.PCSTRACE, _ALL_SIGNALS), (PC.PCSFAULT, _NO_FAULTS),
-            (PC.PCUNSET, _PR_FORK), (PC.PCSET, _PR_RLC), (PC.PCSEXIT, sysset(execve))]))
+        t.lwpctl.write(encode_ctl("amd64", msgs))
     except OSError:
         t.close()
         raise OSError(errno.EPERM, "cannot stop it") from None
-    t.attach_stop = True
+    t.attach_stop = not seize
     t.monitor = monitor.spawn(t.lwpctl, t.pid)
     _tracees[pid] = t
-    return 0
+    return t
+
+
+_EXECVE_SET = sysset(SYSCALL_NUMBERS["amd64"]["execve"])
+
+
+def _exit_set(options: int) -> dict:
+    """The exit set of a tracee that is not a TRACEME child: execve's exit makes the legacy
+    exec SIGTRAP stop, unless TRACEEXEC asks for the EXEC event instead."""
+    return sysset() if options & PTRACE_O.TRACEEXEC else _EXECVE_SET
+
+
+def _life_flags(options: int) -> int:
+    """What the tracer's going away does: EXITKILL kills the tracee (PR_KLC), else Linux
+    detaches it and lets it run (PR_RLC)."""
+    return _PR_KLC if options & PTRACE_O.EXITKILL else _PR_RLC
 
 
 def _host_tracer(pid: int) -> bool:
@@ -492,7 +595,8 @@ def _procd_pid() -> int:
 def _detach(pid: int, addr: Any, data: int, abi: str) -> int:
     t = _stopped(pid)
     sig = _signal(data & 0xFFFFFFFF)  # the kernel's ptrace_detach takes an unsigned int
-    msgs: list = [(PC.PCUNSET, _PR_PTRACE), (PC.PCSEXIT, sysset()), (PC.PCSET, _PR_RLC), (PC.PCCSIG, None)]
+    msgs: list = [(PC.PCUNSET, _PR_PTRACE | _PR_KLC), (PC.PCSEXIT, sysset()), (PCX.PCXSTOPFOROPT, 0),
+                  (PC.PCSET, _PR_RLC), (PC.PCCSIG, None)]
     if t.watched:
         msgs += debugregs.watch_messages(t.watched, [])
     if sig:
@@ -504,6 +608,62 @@ def _detach(pid: int, addr: Any, data: int, abi: str) -> int:
         t.monitor = 0
     forget(pid)  # the last close runs it (PR_RLC), delivering the signal
     return 0
+
+
+def _interrupt(pid: int, addr: Any, data: Any, abi: str) -> int:
+    t = tracee_of(pid)
+    if not t.seized:
+        raise OSError(errno.EIO, "PTRACE_INTERRUPT needs a PTRACE_SEIZEd tracee")
+    if t.status.stopped() and not t.listening:
+        t.interrupt = True  # Linux keeps the trap pending: it stops again once resumed
+        return 0
+    # Running, or LISTENing in a group stop: a directed stop, which procd turns into a host
+    # PTRACE_INTERRUPT; the stop is reported as PTRACE_EVENT_STOP.
+    t.lwpctl.write(encode_ctl("amd64", [(PC.PCDSTOP, None)]))
+    if t.listening:
+        t.listening = False
+    return 0
+
+
+def _listen(pid: int, addr: Any, data: Any, abi: str) -> int:
+    t = _stopped(pid)
+    if not t.seized:
+        raise OSError(errno.EIO, "PTRACE_LISTEN needs a PTRACE_SEIZEd tracee")
+    why, _ = R.why_what(t.snapshot())
+    if why != PR_WHY.PR_JOBCONTROL:
+        raise OSError(errno.EIO, "PTRACE_LISTEN only from a group stop")
+    # It stays group-stopped; its next report comes when that changes (SIGCONT, INTERRUPT).
+    t.lwpctl.write(encode_ctl("amd64", [(PCX.PCXLISTEN, None)]))
+    t.listening = True
+    t.interrupt = False
+    # When the group stop ends (SIGCONT) Linux notifies the listener with PTRACE_EVENT_STOP
+    # before anything else: shown in place of the next real stop.
+    t.interrupt_at_wake = True
+    _monitor_go(t)
+    return 0
+
+
+def adopt(parent: Tracee, child: int, thread: bool) -> Tracee | None:
+    """A tracee's FORK/VFORK/CLONE event made `child` (a pid, or a tid when `thread`) a tracee
+    too, as Linux auto-attaches it: held stopped at birth by procd, with the parent's options,
+    and watched through a monitor of its own (it is not the tracer's child).  Its first stop
+    reports as the attach SIGSTOP (legacy) or PTRACE_EVENT_STOP (seized)."""
+    if child in _tracees or child <= 0:
+        return _tracees.get(child)
+    try:
+        t = _open_tracee(child)
+    except OSError:
+        return None  # gone already: its exit is nobody's to report but its parent's
+    t.seized, t.options, t.thread, t.auto = parent.seized, parent.options, thread, True
+    t.attach_stop = True
+    t.monitor = monitor.spawn(t.lwpctl, t.pid)
+    _tracees[child] = t
+    if thread and not parent.options & PTRACE_O.TRACEEXIT:
+        try:  # from now on a thread's exit code is caught at its EXIT event (quiet_exit)
+            parent.lwpctl.write(encode_ctl("amd64", [(PCX.PCXSTOPFOROPT, _events(parent.options, True))]))
+        except OSError:
+            pass
+    return t
 
 
 # -- the modern requests (0x42xx) ---------------------------------------------------------------
@@ -521,15 +681,25 @@ def _setoptions(pid: int, addr: Any, data: int, abi: str) -> int:
         raise OSError(errno.EINVAL, "unknown option bits")
     if opts & PTRACE_O.SUSPEND_SECCOMP and os.geteuid() != 0:
         raise OSError(errno.EPERM, "SUSPEND_SECCOMP needs CAP_SYS_ADMIN")
-    # Only TRACESYSGOOD changes what is reported so far.  EXITKILL is kept: PR_RLC (set by
-    # TRACEME/ATTACH) already lets the tracee go, not die, when the tracer's descriptors close.
-    # The event options are stored for the event stops to come.
+    msgs: list = [(PCX.PCXSTOPFOROPT, _events(opts, _has_threads(t.pid))), (PC.PCSET, _life_flags(opts)),
+                  (PC.PCUNSET, _life_flags(opts) ^ (_PR_RLC | _PR_KLC))]
+    if not _traceme_child(t):
+        msgs.append((PC.PCSEXIT, _exit_set(opts)))
+    t.lwpctl.write(encode_ctl("amd64", msgs))
     t.options = opts
     return 0
 
 
-def is_exec_stop(snap: bytes) -> bool:
-    """The exec SIGTRAP stop: a stop on the way out of a successful execve."""
+def _traceme_child(t: Tracee) -> bool:
+    """Traced through PR_PTRACE (TRACEME), not through a monitor."""
+    return not t.monitor and not t.thread
+
+
+def is_exec_stop(snap: bytes, options: int = 0) -> bool:
+    """The legacy exec SIGTRAP stop: a stop on the way out of a successful execve, for a tracee
+    without TRACEEXEC (with it, exec is the EXEC event and execve's exit an ordinary stop)."""
+    if options & PTRACE_O.TRACEEXEC:
+        return False
     why, what = R.why_what(snap)
     if why == PR_WHY.PR_SYSEXIT:  # an attached tracee: the exit of execve is caught (PCSEXIT)
         return what in _EXECVE and R.linux_regs(snap)[10] == 0
@@ -540,11 +710,14 @@ def is_exec_stop(snap: bytes) -> bool:
 
 def _geteventmsg(pid: int, addr: Any, data: Any, abi: str) -> int:
     t = _stopped(pid)
-    why, _ = R.why_what(t.snapshot())
+    snap = t.snapshot()
+    why, _ = R.why_what(snap)
+    if why == PR_WHY.PR_BRAND:
+        t.eventmsg = _LWPST.decode(snap)["pr_rval1"] & ((1 << 64) - 1)
     msg = t.eventmsg
     if why == PR_WHY.PR_SYSENTRY:
         msg = 1  # PTRACE_EVENTMSG_SYSCALL_ENTRY, set by Linux at every syscall stop since 5.3
-    elif why == PR_WHY.PR_SYSEXIT and not is_exec_stop(t.snapshot()):
+    elif why == PR_WHY.PR_SYSEXIT and not is_exec_stop(snap, t.options):
         msg = 2  # PTRACE_EVENTMSG_SYSCALL_EXIT
     w = _WORD[abi]
     caller.write(data, (msg & ((1 << (8 * w)) - 1)).to_bytes(w, "little"))
@@ -562,9 +735,11 @@ def stop_siginfo(t: Tracee) -> bytes:
     """The Linux siginfo_t of the tracee's current stop, or EINVAL when Linux has none."""
     if t.siginfo is not None:
         return t.siginfo
+    if t.synthetic:
+        return SI.trap(5 | PTRACE_EVENT.STOP << 8, t.tid, _uid(t.pid))
     snap = t.snapshot()
     why, what = R.why_what(snap)
-    if is_exec_stop(snap):
+    if is_exec_stop(snap, t.options):
         return SI.trap(0, t.tid, _uid(t.pid))  # legacy exec SIGTRAP: SI_USER from itself
     if why in _SYSCALL_STOPS:
         code = 5 | (0x80 if t.options & PTRACE_O.TRACESYSGOOD else 0)
@@ -572,13 +747,26 @@ def stop_siginfo(t: Tracee) -> bytes:
     if why == PR_WHY.PR_SIGNALLED:
         pc = R.linux_regs(snap)[16]
         return SI.to_linux(snap[_OFF_INFO:_OFF_INFO + 256], pc)
+    if why == PR_WHY.PR_BRAND:  # an event stop: ptrace_notify's SIGTRAP | event << 8
+        return SI.trap(5 | what << 8, t.tid, _uid(t.pid))
+    if why == PR_WHY.PR_JOBCONTROL:
+        if not t.seized:
+            raise OSError(errno.EINVAL, "a group stop has no siginfo")  # legacy group stop
+        sig = stol(what)  # PTRACE_EVENT_STOP's siginfo names the stop signal
+        out = bytearray(SI.trap(sig | PTRACE_EVENT.STOP << 8, t.tid, _uid(t.pid)))
+        out[0:4] = sig.to_bytes(4, "little")
+        return bytes(out)
+    if why == PR_WHY.PR_REQUESTED and t.seized and not t.stepping:
+        return SI.trap(5 | PTRACE_EVENT.STOP << 8, t.tid, _uid(t.pid))  # INTERRUPT's stop
     if why == PR_WHY.PR_REQUESTED:
         out = bytearray(SI.SIZE)  # the attach SIGSTOP (SEND_SIG_PRIV: SI_KERNEL), or a step
         if t.stepping:
             out[0:12] = (5).to_bytes(4, "little") + bytes(4) + (2).to_bytes(4, "little")
             out[16:24] = R.linux_regs(snap)[16].to_bytes(8, "little")
         else:
-            out[0:12] = (19).to_bytes(4, "little") + bytes(4) + (0x80).to_bytes(4, "little")
+            # ATTACH's SIGSTOP is SEND_SIG_PRIV (SI_KERNEL); an auto-attached child's was only
+            # added to its pending set, and reads as an all-zero SI_USER one.
+            out[0:12] = (19).to_bytes(4, "little") + bytes(4) + (0 if t.auto else 0x80).to_bytes(4, "little")
         return bytes(out)
     raise OSError(errno.EINVAL, "no siginfo at this stop")
 
@@ -632,61 +820,10 @@ def _setsigmask(pid: int, addr: int, data: Any, abi: str) -> int:
     return 0
 
 
-_IOV = {"amd64": __import__("struct").Struct("<QQ"), "i386": __import__("struct").Struct("<II")}
-
-
-def _regset(t: Tracee, nt: int, abi: str) -> bytes:
-    snap = t.snapshot()
-    if nt == NT.PRSTATUS:
-        return R.pack(abi, R.linux_regs(snap))
-    if nt == NT.PRFPREG:
-        fx = snap[_OFF_FPREG:_OFF_FPREG + 512]
-        return fx if abi == "amd64" else _fsave(fx)
-    raise OSError(errno.EINVAL, "unsupported regset")  # NT_X86_XSTATE and the rest
-
-
-def _iov(data: Any, abi: str) -> tuple[int, int]:
-    return _IOV[abi].unpack(caller.read(data, _IOV[abi].size))
-
-
-def _put_iov_len(data: Any, abi: str, base: int, n: int) -> None:
-    caller.write(data, _IOV[abi].pack(base, n))
-
-
-def _regset_io(pid: int, addr: int, data: Any, abi: str) -> tuple[Tracee, int, bytes, int]:
-    """GETREGSET/SETREGSET's common part: (tracee, iov_base, the regset now, bytes to move)."""
-    t = _stopped(pid)
-    base, length = _iov(data, abi)
-    full = _regset(t, addr, abi)
-    if length % _WORD[abi]:
-        raise OSError(errno.EINVAL, "iov_len is not a multiple of the regset's unit")
-    return t, base, full, min(length, len(full))
-
-
-def _getregset(pid: int, addr: int, data: Any, abi: str) -> int:
-    t, base, full, n = _regset_io(pid, addr, data, abi)
-    if n:
-        caller.write(base, full[:n])
-    _put_iov_len(data, abi, base, n)
-    return 0
-
-
-def _setregset(pid: int, addr: int, data: Any, abi: str) -> int:
-    t, base, full, n = _regset_io(pid, addr, data, abi)
-    new = caller.read(base, n) if n else b""
-    snap = t.snapshot()
-    if addr == NT.PRSTATUS:
-        if n:
-            _write_regs(t, abi, new + full[n:], snap, R.linux_regs(snap))
-    else:  # NT_PRFPREG: Linux's xfpregs_set takes only the whole fxsave image
-        if abi != "amd64" or n != 512:
-            raise OSError(errno.EINVAL, "partial FP regset write")
-        if int.from_bytes(new[24:28], "little") & ~0xFFFF:
-            raise OSError(errno.EINVAL, "reserved MXCSR bits")
-        cur = snap[_OFF_FPREG:_OFF_FPREG + _FPSET.size]
-        t.lwpctl.write(encode_ctl("amd64", [(PC.PCSFPREG, _FPSET.decode(new + cur[512:]))]))
-    _put_iov_len(data, abi, base, n)
-    return 0
+# GETREGSET/SETREGSET live in regset.py, GET_SYSCALL_INFO/PEEKSIGINFO in syscall_info.py; both
+# use this module's tracee helpers, so they are imported here, once those exist.
+from .regset import getregset as _getregset, setregset as _setregset  # noqa: E402
+from .syscall_info import get_syscall_info as _get_syscall_info, peeksiginfo as _peeksiginfo  # noqa: E402
 
 
 _Handler = Callable[[int, Any, Any, str], int]
@@ -716,8 +853,13 @@ REQUESTS: dict[int, _Handler] = {
     PTRACE.SETSIGINFO: _setsiginfo,
     PTRACE.GETREGSET: _getregset,
     PTRACE.SETREGSET: _setregset,
+    PTRACE.GET_SYSCALL_INFO: _get_syscall_info,
+    PTRACE.PEEKSIGINFO: _peeksiginfo,
     PTRACE.GETSIGMASK: _getsigmask,
     PTRACE.SETSIGMASK: _setsigmask,
+    PTRACE.SEIZE: _seize,
+    PTRACE.INTERRUPT: _interrupt,
+    PTRACE.LISTEN: _listen,
 }
 
 

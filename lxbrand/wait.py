@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import errno
 import os
+from dataclasses import dataclass
 
 import native_proc.client as npc
 from structs.codec import codec
-from structs.procfs import SIGINFO, SIGINFO_VIEWS
+from structs.procfs import LWPSTATUS, SIGINFO, SIGINFO_VIEWS
 from structs.procfs_consts import PR_WHY, SOLARIS_P, SOLARIS_W
 from structs.signals import stol
 
@@ -33,6 +34,7 @@ _SI = codec(SIGINFO["amd64"])
 _CLD = codec(SIGINFO_VIEWS["amd64"]["cld"])
 _FAULT = codec(SIGINFO_VIEWS["amd64"]["fault"])
 _OFF_INFO = 16  # lwpstatus_t.pr_info
+_LWPST = codec(LWPSTATUS["amd64"])
 _SLICE = 0.05
 
 
@@ -63,13 +65,30 @@ def _linux_status(code: int, sstatus: int) -> int:
     return (stol(sstatus) << 8) | 0x7F  # CLD_TRAPPED, CLD_STOPPED
 
 
+_EVENT_STOP = 0x80 << 16  # PTRACE_EVENT_STOP << 8, in the status
+_INTERRUPT_STATUS = _EVENT_STOP | (_SIGTRAP << 8) | 0x7F  # 0x80057f
+_FORKS = (1, 2, 3)  # PTRACE_EVENT_FORK, VFORK, CLONE
+_EVENT_EXEC, _EVENT_EXIT = 4, 6
+_QUIET_GRACE = 0.5  # seconds a WNOHANG wait gives an exit it just let go on
+
+
 def _stop_status(t: P.Tracee, snap: bytes) -> int:
     """The Linux stop status of a stopped tracee, from its lwpstatus (seed: lx_ptrace_wait)."""
     why, what = R.why_what(snap)
+    if t.interrupt_at_wake and why != PR_WHY.PR_JOBCONTROL:
+        t.interrupt_at_wake, t.synthetic = False, True
+        return _INTERRUPT_STATUS
     if t.attach_stop:
         t.attach_stop = False
         if why == PR_WHY.PR_REQUESTED:
-            return (_SIGSTOP << 8) | 0x7F  # Linux reports the attach stop as SIGSTOP
+            # The attach (or auto-attach) stop: a SIGSTOP for ATTACH, PTRACE_EVENT_STOP for SEIZE.
+            return _INTERRUPT_STATUS if t.seized else (_SIGSTOP << 8) | 0x7F
+    if why == PR_WHY.PR_BRAND:
+        return _event_status(t, snap, what)
+    if why == PR_WHY.PR_JOBCONTROL:  # a group stop (seized: PTRACE_EVENT_STOP with its signal)
+        return (stol(what) << 8) | 0x7F | (_EVENT_STOP if t.seized else 0)
+    if why == PR_WHY.PR_REQUESTED and t.seized and not t.stepping:
+        return _INTERRUPT_STATUS
     if why == PR_WHY.PR_SIGNALLED:
         sig = stol(what)
     else:
@@ -77,9 +96,36 @@ def _stop_status(t: P.Tracee, snap: bytes) -> int:
     if sig == _SIGTRAP:
         _set_dr6(t, snap)
         if (why in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT) and t.options & _TRACESYSGOOD
-                and not P.is_exec_stop(snap)):
+                and not P.is_exec_stop(snap, t.options)):
             sig |= 0x80  # PTRACE_O_TRACESYSGOOD: syscall stops report SIGTRAP|0x80
     return (sig << 8) | 0x7F
+
+
+def _event_status(t: P.Tracee, snap: bytes, event: int) -> int:
+    """An event stop (procd's PR_BRAND, pr_what = the Linux event, pr_rval1 = its message):
+    SIGTRAP | event << 8.  A new process or thread becomes a tracee now, so its first stop is
+    reported after its parent's event, as on Linux."""
+    msg = _LWPST.decode(snap)["pr_rval1"] & ((1 << 64) - 1)
+    t.eventmsg = msg
+    if event in _FORKS:
+        try:
+            pid, _ = npc.tidmap(msg)
+        except OSError:
+            pid = msg
+        P.adopt(t, msg, thread=pid == t.pid and msg != t.pid)
+    elif event == _EVENT_EXIT:
+        t.exit_status = msg
+    elif event == _EVENT_EXEC and msg != t.tid:
+        # A thread other than the leader exec'd: it carries on as the leader (this tracee) and
+        # its former tid is gone without a report (Linux).
+        former = P._tracees.get(msg)
+        if former is not None and former is not t:
+            if former.monitor:
+                monitor.dispose(former.monitor)
+                former.monitor = 0
+            P.forget(msg)
+        _kept[:] = [r for r in _kept if r.tid != msg]
+    return ((_SIGTRAP | event << 8) << 8) | 0x7F
 
 
 def _set_dr6(t: P.Tracee, snap: bytes) -> None:
@@ -107,10 +153,71 @@ def _by_monitor(mpid: int) -> P.Tracee | None:
     return next((t for t in P._tracees.values() if t.monitor == mpid), None)
 
 
+@dataclass
+class _Report:
+    """A report taken from native_proc (or a monitor) that this wait may not hand out yet."""
+
+    tid: int
+    status: int
+    thread: bool  # a non-leader thread
+    exit: bool  # an exit (or death) rather than a stop
+
+
+# Reports taken but not handed out: a thread group leader's exit while traced threads of it are
+# still to be reported (Linux reports the leader last), a stop that came after a traced child
+# had already died (its exit goes first), a report for another pid than the one waited for.
+_kept: list[_Report] = []
+
+
+def _threads_left(pid: int) -> bool:
+    return any(t.thread and t.pid == pid for t in P._tracees.values()) or any(
+        r.thread and r.exit and P._tracees.get(r.tid) is None and _leader_of(r) == pid for r in _kept)
+
+
+def _leader_of(r: _Report) -> int:
+    return _thread_group.get(r.tid, r.tid)
+
+
+_group_exit: dict[int, int] = {}  # a process's exit status, while traced threads of it remain
+_thread_group: dict[int, int] = {}  # a reported thread's tid -> its process, until it is handed out
+
+
+def _ready(r: _Report, pid: int, options: int) -> bool:
+    # Traced threads are always eligible (Linux >= 4.7: __WALL / __WCLONE are not needed).
+    if not (pid <= 0 or pid == r.tid):
+        return False
+    return not (r.exit and not r.thread and _threads_left(r.tid))
+
+
+def _take_kept(pid: int, options: int) -> tuple[int, int] | None:
+    for t in list(P._tracees.values()):
+        if t.rereport and (pid <= 0 or pid == t.tid):
+            t.rereport = False
+            try:
+                return t.tid, _stop_status(t, t.snapshot())
+            except OSError:
+                pass
+    for i, r in enumerate(_kept):
+        if _ready(r, pid, options):
+            del _kept[i]
+            _thread_group.pop(r.tid, None)
+            return r.tid, r.status
+    return None
+
+
+def _dead_child_first() -> bool:
+    """A traced process (not thread) watched through a monitor has died: its exit, which its
+    monitor is about to report, happened before anything reported now."""
+    return any(t.monitor and not t.thread and not _alive(t.pid) for t in P._tracees.values())
+
+
 def _wait(pid: int, options: int) -> tuple[int, int]:
     """(pid, Linux status); (0, 0) for WNOHANG with nothing; OSError otherwise."""
     if options & ~_VALID:
         raise OSError(errno.EINVAL, "bad wait options")
+    kept = _take_kept(pid, options)
+    if kept is not None:
+        return kept
     idtype, id = _idtype(pid)
     sopts = SOLARIS_W.WEXITED | SOLARIS_W.WTRAPPED
     if options & WUNTRACED or any(t.monitor for t in P._tracees.values()):
@@ -133,39 +240,106 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
         except TimeoutError:
             continue
         if info is None:
-            return 0, 0
-        rpid, code, sstatus = _decode(info)
-        t = _by_monitor(rpid)
-        if t is None:
-            if code == _CLD_STOPPED and not options & WUNTRACED:
-                continue  # only asked for because monitors exist
-            status = _linux_status(code, sstatus)
-            tr = P._tracees.get(rpid)
-            if code == _CLD_TRAPPED:
-                try:
-                    tr = P.tracee_of(rpid)
-                    status = _stop_status(tr, tr.snapshot())
-                except OSError:
-                    pass
-            elif code in (_CLD_EXITED, _CLD_KILLED, _CLD_DUMPED) and tr is not None:
-                P.forget(rpid)
-            return rpid, status
-        # A monitor's event is its target's (lx_ptrace_wait).
-        if code == _CLD_STOPPED:
+            kept = _take_kept(pid, options)
+            return kept if kept is not None else (0, 0)
+        r = _report(*_decode(info), options)
+        if r is _QUIET and options & WNOHANG:
+            # The exit it let go on is a moment away: a WNOHANG wait would just miss it.
             try:
-                snap = t.snapshot()
+                info = npc.waitid(idtype, id, int(sopts & ~SOLARIS_W.WNOHANG), timeout=_QUIET_GRACE)
+            except TimeoutError:
+                return 0, 0
+            r = _report(*_decode(info), options) if info is not None else None
+        if r is None or r is _QUIET:
+            continue
+        if not r.exit and not r.status >> 16 and _dead_child_first() and pid <= 0:
+            # A signal stop (its SIGCHLD, say) after a traced child died: the death came first.
+            _kept.append(r)
+            continue
+        if _ready(r, pid, options):
+            _thread_group.pop(r.tid, None)
+            return r.tid, r.status
+        _kept.append(r)
+        kept = _take_kept(pid, options)
+        if kept is not None:
+            return kept
+
+
+_QUIET = _Report(0, 0, False, False)  # an EXIT event taken quietly (P.quiet_exit)
+
+
+def _own_zombie(pid: int) -> bool:
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return False
+
+
+def _report(rpid: int, code: int, sstatus: int, options: int) -> _Report | None:
+    """What a native waitid result means to the Linux tracer, or None for nothing."""
+    t = _by_monitor(rpid)
+    if t is None:
+        if code == _CLD_STOPPED and not options & WUNTRACED:
+            return None  # only asked for because monitors exist
+        status = _linux_status(code, sstatus)
+        tr = P._tracees.get(rpid)
+        if code == _CLD_TRAPPED:
+            try:
+                tr = P.tracee_of(rpid)
+                snap = tr.snapshot()
+                if P.quiet_exit(tr, snap):
+                    return _QUIET
+                status = _stop_status(tr, snap)
             except OSError:
-                monitor.resume(t.monitor)  # spurious: the target is not stopped
-                continue
-            t.reported = True
-            return t.tid, _stop_status(t, snap)
-        if code in (_CLD_EXITED, _CLD_KILLED, _CLD_DUMPED):
-            status = monitor.target_status(sstatus if code == _CLD_EXITED else 255)
-            tid = t.tid
+                pass
+            return _Report(rpid, status, False, False)
+        exited = code in (_CLD_EXITED, _CLD_KILLED, _CLD_DUMPED)
+        if exited and tr is not None:
+            if tr.monitor:  # our own child, also seized: reported once, here
+                monitor.dispose(tr.monitor)
+                tr.monitor = 0
+            P.forget(rpid)
+        if exited and any(x.thread and x.pid == rpid for x in P._tracees.values()):
+            _group_exit[rpid] = status  # what its traced threads' exits will report
+        return _Report(rpid, status, False, exited)
+    # A monitor's event is its target's (lx_ptrace_wait).
+    if code == _CLD_STOPPED:
+        try:
+            snap = t.snapshot()
+        except OSError:
+            monitor.resume(t.monitor)  # spurious: the target is not stopped
+            return None
+        t.reported = True
+        if P.quiet_exit(t, snap):
+            return _QUIET
+        return _Report(t.tid, _stop_status(t, snap), t.thread, False)
+    if code in (_CLD_EXITED, _CLD_KILLED, _CLD_DUMPED):
+        status = monitor.target_status(sstatus if code == _CLD_EXITED else 255)
+        if not t.thread and _own_zombie(t.pid):
+            # Seized or attached, but also our child: reaped here, so that it is reported once.
             t.monitor = 0
-            P.forget(tid)
-            return tid, status if status is not None else 0
-        continue  # continued monitors and the like are nobody's business
+            P.forget(t.tid)
+            _, status = os.waitpid(t.pid, os.WNOHANG)
+            return _Report(t.tid, status, False, True)
+        if t.thread:
+            # Linux reports a thread's own exit code, or the group's once the group has exited
+            # (wait_task_zombie); a thread leaves no zombie to read, its EXIT event told.
+            lead = P._tracees.get(t.pid)
+            group = _group_exit.get(t.pid)
+            if group is None and lead is not None:
+                group = lead.exit_status
+            if group is None:
+                group = monitor.target_status(monitor.exit_code(t.pid))
+            status = group if group is not None else t.exit_status
+            _thread_group[t.tid] = t.pid
+        elif status is None:
+            status = t.exit_status
+        t.monitor = 0
+        P.forget(t.tid)
+        if not any(x.thread and x.pid == t.pid for x in P._tracees.values()):
+            _group_exit.pop(t.pid, None)
+        return _Report(t.tid, status if status is not None else 0, t.thread, True)
+    return None  # continued monitors and the like are nobody's business
 
 
 def lx_wait4(pid: int, options: int = 0) -> tuple[int, int]:

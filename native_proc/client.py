@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -388,8 +389,11 @@ def waitid(idtype: int, id: int, options: int, timeout: float | None = None) -> 
     raises ChildProcessError when there is no such child, TimeoutError after `timeout` seconds."""
 
     def ask(idt: int, i: int, opts: int, t: float | None) -> bytes:
+        # procd ends a hold itself (the reply then is empty): a reply is never abandoned, so a
+        # report procd hands out always reaches us.
+        hold = b"" if t is None else struct.pack("<d", t)
         with _session.lock:
-            return _request(_session.get(), Op.WAITID, idt, i, opts, timeout=t)[1]
+            return _request(_session.get(), Op.WAITID, idt, i, opts, payload=hold)[1]
 
     return _wait.waitid(ask, idtype, id, options, timeout)
 

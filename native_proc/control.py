@@ -12,7 +12,7 @@ import os
 import time
 from typing import Any, Callable
 
-from structs.procfs_consts import PC, PCRUN_VALID, PCSET_MODES, PCX, PR_WHY
+from structs.procfs_consts import PC, PCRUN_VALID, PCSET_MODES, PCX, PCX_EVENT_VALID, PR_WHY
 from structs.procfs_consts import PCRUN_FLAGS as RF
 from structs.signals import SOLARIS_NSIG, STOL
 
@@ -26,6 +26,7 @@ _PRCSIG, _PRCFAULT, _PRSTEP = int(RF.PRCSIG), int(RF.PRCFAULT), int(RF.PRSTEP)
 _PRSABORT, _PRSTOP = int(RF.PRSABORT), int(RF.PRSTOP)
 _PCRUN_VALID, _PCSET_MODES = int(PCRUN_VALID), int(PCSET_MODES)
 _ALL_SIGS = (1 << (SOLARIS_NSIG - 1)) - 1
+_EVENT_SECCOMP = 7  # pr_what of a PR_BRAND stop for Linux's PTRACE_EVENT_SECCOMP
 
 
 def _lwps(proc: Proc, lwp: Lwp | None) -> list[Lwp]:
@@ -152,6 +153,7 @@ def pcssig(e: Any, of: Any, proc: Proc, lwp: Lwp | None, info: dict) -> None:
     t.cursig = sig
     raw = codec(SIGINFO[of.model]).encode(info)
     t.curinfo = (raw if of.model == "amd64" else status.widen_siginfo(raw)) if sig else b""
+    t.info_set = bool(sig)
     if sig == _SIGKILL_S:
         os.kill(proc.pid, 9)
     return None
@@ -208,6 +210,21 @@ def pcsfpreg(e: Any, of: Any, proc: Proc, lwp: Lwp | None, fp: dict) -> None:
 
     raw = codec(PRFPREGSET["amd64"]).encode(fp)
     tracing.setfpregs(t, raw[:512])  # fpchip_state is the fxsave image; status/xstatus stay
+    return None
+
+
+def pcsxreg(e: Any, of: Any, proc: Proc, lwp: Lwp | None, area: bytes) -> None:
+    """PCSXREG (ARCHITECTURE item 12): the operand is the host's XSAVE area raw, in the standard
+    format and exactly at the host's size (what the `xregs` file reads; any other size: EINVAL),
+    for either writer model.  The LWP must be stopped (EBUSY).  The host validates the area as
+    it does for PTRACE_SETREGSET(NT_X86_XSTATE): a bad XSAVE header (unsupported features in
+    xstate_bv, a compacted xcomp_bv, non-zero reserved bytes) or reserved MXCSR bits with
+    x87/SSE/AVX state present are EINVAL, and nothing changes."""
+    t = _one(proc, lwp)
+    _stopped(t)
+    if len(area) != tracing.xstate_size(t):
+        raise OSError(errno.EINVAL, "PCSXREG: not the host's XSAVE area size")
+    tracing.setxstate(t, bytes(area))
     return None
 
 
@@ -310,7 +327,8 @@ def pcx_syscall_once(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -
 
 def pcx_setsysnum(e: Any, of: Any, proc: Proc, lwp: Lwp | None, nr: int) -> None:
     t = _one(proc, lwp)
-    if not (t.istop and t.hstop in (HostStop.SYSENTRY, HostStop.SYSEXIT)):
+    seccomp = t.why == PR_WHY.PR_BRAND and t.what == _EVENT_SECCOMP and t.hstop is HostStop.EVENT
+    if not (t.istop and (t.hstop in (HostStop.SYSENTRY, HostStop.SYSEXIT) or seccomp)):
         raise OSError(errno.EBUSY, "not stopped at a system call entry or exit")
     # At entry it changes the call (-1 skips it); at exit it only changes what the thread's
     # orig_rax says (restart logic reads it), as a Linux tracer's write does.
@@ -318,6 +336,26 @@ def pcx_setsysnum(e: Any, of: Any, proc: Proc, lwp: Lwp | None, nr: int) -> None
     regs[120:128] = (nr & ((1 << 64) - 1)).to_bytes(8, "little")
     tracing.setregs(t, bytes(regs))
     t.sysnum = nr
+    return None
+
+
+def pcx_stopforopt(e: Any, of: Any, proc: Proc, lwp: Lwp | None, mask: int) -> None:
+    """NON-SOLARIS (the lx brand's B_PTRACE_STOP_FOR_OPT): the process's PCX_EVENT mask,
+    whichever ctl/lwpctl it is written to.  Unknown bits: EINVAL (nothing changes)."""
+    if mask & ~PCX_EVENT_VALID:
+        raise OSError(errno.EINVAL, "unknown PCX_EVENT bits")
+    e.set_events(proc, mask)
+    return None
+
+
+def pcx_listen(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: Any) -> None:
+    """NON-SOLARIS (Linux's PTRACE_LISTEN): only for an LWP stopped on an event of interest
+    with PR_JOBCONTROL (PCXSTOPFOROPT's JOBCONTROL bit); anything else is EINVAL."""
+    t = _one(proc, lwp)
+    if not (t.istop and t.why == PR_WHY.PR_JOBCONTROL and t.hstop is HostStop.GROUP
+            and not t.listening):
+        raise OSError(errno.EINVAL, "not stopped in a reportable group stop")
+    e.listen_lwp(t)
     return None
 
 
@@ -346,11 +384,14 @@ HANDLERS: dict[int, Callable[..., Any]] = {
     PC.PCSREG: pcsreg,
     PC.PCSHOLD: pcshold,
     PC.PCSFPREG: pcsfpreg,
+    PC.PCSXREG: pcsxreg,
     PC.PCSVADDR: pcsvaddr,
     PC.PCNICE: pcnice,
     PC.PCWATCH: watch.pcwatch,
     PCX.PCXSYSCALL_ONCE: pcx_syscall_once,
     PCX.PCXSETSYSNUM: pcx_setsysnum,
+    PCX.PCXSTOPFOROPT: pcx_stopforopt,
+    PCX.PCXLISTEN: pcx_listen,
 }
 
 

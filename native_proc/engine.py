@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -22,17 +23,21 @@ from structs.ptrace_consts import PTRACE_EVENT, PTRACE_SYSCALL_INFO
 from structs.signals import LTOS, STOL
 from structs.wire import Op
 
-from . import control, procinfo, snapshot, status, tracing, wait, watch
+from . import control, procinfo, siginfo, snapshot, status, tracing, wait, watch
 from .lwp import HostStop, Lwp, Proc
 
 _SIGTRAP, _SIGKILL, _SIGSTOP = 5, 9, 19
 _JOBCTL = frozenset({19, 20, 21, 22})
 _SYSGOOD = _SIGTRAP | 0x80
-_LWP_FILES = ("lwpctl", "lwpsinfo", "lwpstatus")
-_PID_FILES = ("as", "auxv", "cred", "ctl", "lwp", "map", "psinfo", "sigact", "status", "watch")
+# xregs: the LWP's XSAVE area (item 12).  lwpsigqueue / sigqueue are NOT Solaris: the pending
+# signal queues of an LWP / of the process as siginfo_t arrays (status.read_sigqueue).
+_LWP_FILES = ("lwpctl", "lwpsigqueue", "lwpsinfo", "lwpstatus", "xregs")
+_PID_FILES = ("as", "auxv", "cred", "ctl", "lwp", "map", "psinfo", "sigact", "sigqueue", "status", "watch")
 _WRITABLE = frozenset({"ctl", "lwpctl", "as"})
 _WRITE_ONLY = frozenset({"ctl", "lwpctl"})
-_READ_ONLY = frozenset({"status", "lwpstatus", "psinfo", "lwpsinfo", "auxv", "map", "watch", "cred", "sigact"})
+_READ_ONLY = frozenset({"status", "lwpstatus", "psinfo", "lwpsinfo", "auxv", "map", "watch", "cred", "sigact",
+                        "xregs", "lwpsigqueue", "sigqueue"})
+_QUEUE_FILES = frozenset({"lwpsigqueue", "sigqueue"})
 _MODEL_NAME = {PR_MODEL_LP64: "amd64", PR_MODEL_ILP32: "i386"}
 
 
@@ -141,6 +146,13 @@ class CtlWrite:
             self.pending.complete(0, r[0], r[1])
 
 
+# Mode bits and PCXSTOPFOROPT bits as plain ints (flag-enum arithmetic is slow on the stop path).
+_PR_FORK, _PR_RLC, _PR_KLC, _PR_ASYNC, _PR_PTRACE = 0x100000, 0x200000, 0x400000, 0x800000, 0x4000000
+_EV_JOBCONTROL = 0x1  # PCX_EVENT.JOBCONTROL; every other bit is 1 << (Linux PTRACE_EVENT_*)
+_BRAND_EVENTS = frozenset(range(1, 8))  # PTRACE_EVENT FORK .. SECCOMP: what PR_BRAND reports
+_BIRTH_EVENTS = frozenset({PTRACE_EVENT.FORK, PTRACE_EVENT.VFORK, PTRACE_EVENT.CLONE})
+
+
 class Engine:
     def __init__(self, procd: Any) -> None:
         self.procd = procd
@@ -233,6 +245,8 @@ class Engine:
             raise OSError(errno.EINVAL, "ctl files cannot be read")
         if of.kind == "as":
             return 0, self._read_as(of, offset, size)
+        if of.kind in _QUEUE_FILES:
+            return 0, status.read_sigqueue(self, of, offset, size)  # only the entries asked for
         data = status.read_file(self, of)
         return 0, data[offset:offset + max(size, 0)]
 
@@ -268,7 +282,8 @@ class Engine:
     def _op_status(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
         lines = []
         for pid, p in sorted(self.procs.items()):
-            lines.append(f"{pid}: seized={p.seized} flags={p.flags:#x} writers={p.writers} watch={len(p.watch)}")
+            lines.append(f"{pid}: seized={p.seized} flags={p.flags:#x} writers={p.writers} watch={len(p.watch)}"
+                         + (f" events={p.events:#x}" if p.events else ""))
             for lwpid, l in sorted(p.lwps.items()):
                 lines.append(f"  lwp {lwpid} tid {l.tid}: why={l.why} what={l.what} istop={l.istop} "
                              f"host={l.hstop.value if l.hstop else 'running'}")
@@ -292,7 +307,9 @@ class Engine:
     def _op_waitid(self, conn: Any, idtype: int, id: int, options: int,
                    payload: bytes) -> tuple[int, bytes] | Pending:
         """CLD_TRAPPED reports of the caller's PR_PTRACE children (the client asks the host for
-        the rest).  Blocking: answers with the report, or empty when a child exits (look again)."""
+        the rest).  Blocking: answers with the report, or empty when a child exits (look again)
+        or when the hold time the payload names (a double, seconds) has passed.  procd, not the
+        client, ends the hold: a request the client gave up on would take a report with it."""
         wait.check_args(idtype, options)
         got = self._take_report(conn.pid, idtype, id, options)
         if got is not None or options & SOLARIS_W.WNOHANG:
@@ -300,6 +317,14 @@ class Engine:
         entry = (conn.pid, idtype, id, options)
         pending = Pending(lambda p: None, lambda p: self.waiters.pop(p, None))
         self.waiters[pending] = entry
+        if len(payload) >= 8:
+            (hold,) = struct.unpack_from("<d", payload)
+
+            def expire() -> None:
+                if self.waiters.pop(pending, None) is not None:
+                    pending.complete(0, 0, b"")
+
+            self.timers.append((time.monotonic() + max(hold, 0.0), expire))
         return pending
 
     def _take_report(self, caller: int, idtype: int, id: int, options: int) -> bytes | None:
@@ -389,9 +414,10 @@ class Engine:
         """Become the host tracer of every thread (control was asked for)."""
         if proc.seized:
             return
+        options = tracing.host_options(proc.events)
         for lwp in list(proc.lwps.values()):
             try:
-                tracing.seize(lwp.tid)
+                tracing.seize(lwp.tid, options)
             except OSError as ex:
                 if ex.errno == errno.EPERM:
                     raise OSError(errno.EBUSY, f"process {proc.pid} is traced by someone else") from None
@@ -407,10 +433,37 @@ class Engine:
             tids = set()
         for tid in sorted(tids - {l.tid for l in proc.lwps.values()}):
             try:
-                tracing.seize(tid)
+                tracing.seize(tid, options)
                 self.tids[tid] = proc.add_lwp(tid)
             except OSError:
                 pass
+
+    def set_events(self, proc: Proc, mask: int) -> None:
+        """PCXSTOPFOROPT (non-Solaris brand hook): the Linux events that stop this process's
+        LWPs.  Seizes the process; the host's TRACESECCOMP option follows the SECCOMP bit on
+        every thread (now on host-stopped ones, at an unseen stop on the others)."""
+        old, proc.events = proc.events, mask
+        was_seized = proc.seized
+        try:
+            self.seize(proc)
+        except OSError:
+            proc.events = old
+            raise
+        if was_seized and tracing.host_options(old) != tracing.host_options(mask):
+            for lwp in list(proc.lwps.values()):
+                self.at_host_stop(lwp, _apply_options)
+
+    def listen_lwp(self, lwp: Lwp) -> None:
+        """PCXLISTEN: an LWP in a reportable group stop stays job-control stopped, no longer on
+        an event of interest; its next host stop (SIGCONT, a directive, a new group stop) is
+        classified as usual."""
+        tracing.listen(lwp)
+        lwp.istop = False
+        lwp.gen += 1
+        self.dirty.add(lwp)
+        if lwp.slot is not None:
+            self.snap.invalidate(lwp.slot, lwp.gen)
+        self.wake(lwp.proc)
 
     def release(self, proc: Proc) -> None:
         """Detach from a process nobody controls any more, leaving it running.
@@ -502,15 +555,20 @@ class Engine:
 
     # -- stops and waits ----------------------------------------------------------------------
 
-    def stop_lwp(self, lwp: Lwp, why: int, what: int) -> None:
-        """Make a host-stopped LWP visibly stopped through /proc."""
+    def stop_lwp(self, lwp: Lwp, why: int, what: int, istop: bool | None = None) -> None:
+        """Make a host-stopped LWP visibly stopped through /proc (on an event of interest unless
+        it is job control; `istop` overrides that: a group stop reported under PCXSTOPFOROPT)."""
         lwp.why, lwp.what = why, what
-        lwp.istop = why != PR_WHY.PR_JOBCONTROL
+        lwp.istop = why != PR_WHY.PR_JOBCONTROL if istop is None else istop
         lwp.dstop = False
         lwp.step = False
         lwp.gen += 1
         self.dirty.add(lwp)
         proc = lwp.proc
+        if lwp.istop and (not proc.flags & _PR_ASYNC or lwp.lwpid == 1):
+            # A new stop without a resume between (SIGKILL at a stop reaching the EXIT event):
+            # it is a new report for the parent.
+            proc.trap_state = 0
         if lwp.istop and why != PR_WHY.PR_REQUESTED and not (proc.flags & 0x800000):  # PR_ASYNC
             for other in proc.lwps.values():
                 if other is not lwp and not other.istop:
@@ -523,7 +581,10 @@ class Engine:
             return
         lwp.dstop = True
         self.dirty.add(lwp)
-        if lwp.hstop is None:
+        # A job-control stopped (listening) LWP keeps the directive pending until SIGCONT, as
+        # Solaris does -- except under PCXSTOPFOROPT's JOBCONTROL bit, where the Linux rule
+        # holds (PTRACE_INTERRUPT of a listening tracee traps at once: PR_REQUESTED now).
+        if lwp.hstop is None or (lwp.listening and lwp.proc.events & _EV_JOBCONTROL):
             try:
                 tracing.interrupt(lwp.tid)
             except OSError:
@@ -546,6 +607,7 @@ class Engine:
         """Interrupt a running LWP for procd's own purposes; its stop is never seen through /proc
         (an interrupt stop without a stop directive is simply resumed, with the current mode)."""
         if lwp.hstop is None or lwp.listening:
+            lwp.retrap = lwp.listening  # its group-stop trap is ours: listen again, report nothing
             try:
                 tracing.interrupt(lwp.tid)
             except OSError:
@@ -606,7 +668,8 @@ class Engine:
         if lwp.slot is not None:
             self.snap.invalidate(lwp.slot, lwp.gen)
         proc = lwp.proc
-        proc.trap_state = 0
+        if not proc.flags & _PR_ASYNC or lwp.lwpid == 1:
+            proc.trap_state = 0  # with PR_ASYNC only the leader's stop is reported (wait.py)
         if lwp.hstop is None:
             return
         if lwp.curfault:
@@ -623,9 +686,15 @@ class Engine:
             hsig = STOL[lwp.cursig]
             if lwp.hstop is HostStop.SIGNAL:
                 sig = hsig
+                if lwp.info_set:
+                    # PCSSIG's siginfo is what the process receives (the host would otherwise
+                    # make up a SI_USER one from procd, or keep the stop's own).
+                    regs = tracing.getregs(lwp)
+                    tracing.setsiginfo(lwp.tid, siginfo.to_linux(lwp.curinfo, int.from_bytes(regs[128:136], "little")))
             else:
                 tracing.tgkill(proc.pid, lwp.tid, hsig)
             lwp.cursig, lwp.curinfo = 0, b""
+        lwp.info_set = False
         if lwp.deferred_sig:
             if lwp.hstop is HostStop.SIGNAL and not sig:
                 sig = lwp.deferred_sig
@@ -686,8 +755,18 @@ class Engine:
         event = st >> 16
         lwp.regs = None
         lwp.fpregs = None
-        lwp.listening = False
+        # A group-stop trap of a listening LWP that procd interrupted for itself (kick, deferred
+        # actions) goes back to listening: it is no new group stop to report.
+        ours = lwp.listening and (lwp.retrap or bool(lwp.on_stop))
+        lwp.listening = lwp.retrap = False
         proc = lwp.proc
+        orphan = 0
+        if not proc.seized and event in _BIRTH_EVENTS:
+            # Let go at this very stop: its new task (auto-attached by the host) goes too.
+            try:
+                orphan = tracing.eventmsg(lwp.tid)
+            except OSError:
+                pass
         # Refined below; deferred actions run at any ptrace-stop, and a plain signal-delivery
         # stop is marked so that a detach among them hands the signal back (fresh_sig).
         plain = not event and sig != _SYSGOOD
@@ -703,11 +782,18 @@ class Engine:
                 sig = lwp.fresh_sig if lwp.fresh_sig and not self._our_trap(lwp) else 0
                 tracing.detach(lwp, sig)
             lwp.fresh_sig = 0
+            if orphan:
+                self._let_go(orphan)
             return
         lwp.fresh_sig = 0
         if event == PTRACE_EVENT.STOP:
             if sig in _JOBCTL and not lwp.dstop:
                 lwp.hstop, lwp.hsig = HostStop.GROUP, sig
+                if proc.events & _EV_JOBCONTROL and not ours:
+                    # PCXSTOPFOROPT JOBCONTROL: an event of interest, left in the host trap (no
+                    # LISTEN): PCRUN resumes it (PTRACE_CONT), PCXLISTEN lets it listen.
+                    self.stop_lwp(lwp, PR_WHY.PR_JOBCONTROL, LTOS[sig], istop=True)
+                    return
                 lwp.why, lwp.what, lwp.istop = PR_WHY.PR_JOBCONTROL, LTOS[sig], False
                 tracing.listen(lwp)
                 self.wake(proc)
@@ -795,23 +881,35 @@ class Engine:
 
     def _ptrace_event(self, lwp: Lwp, event: int) -> None:
         proc = lwp.proc
+        # PCXSTOPFOROPT: an event whose bit (1 << event) is in the mask is a PR_BRAND stop,
+        # decided before the lifecycle / entry-exit-set handling; the event's bookkeeping (new
+        # LWPs and children, exec) is done either way.
+        brand = bool(proc.events >> event & 1) and event in _BRAND_EVENTS
         if event == PTRACE_EVENT.EXIT:
             # An exiting thread (SIGKILL included) is held only when exit's entry is asked for;
             # a pending stop directive must not keep a dying process from dying.
             lwp.dstop = False
+            if brand:
+                self._brand_stop(lwp, event, tracing.eventmsg(lwp.tid))
+                return
             self._lifecycle_stop(lwp, PR_WHY.PR_SYSENTRY, 0)
             return
-        if event in (PTRACE_EVENT.CLONE, PTRACE_EVENT.FORK, PTRACE_EVENT.VFORK):
+        if event in _BIRTH_EVENTS:
             child = tracing.eventmsg(lwp.tid)
             if event == PTRACE_EVENT.CLONE and _tgid(child) == proc.pid:
                 nl = proc.add_lwp(child)
                 self.tids[child] = nl
                 watch.new_lwp(self, nl)  # Linux threads do not inherit debug registers
+                if brand:
+                    nl.dstop = True  # held at birth: its first host stop is PR_REQUESTED
                 st = self.early.pop(child, None)
                 if st is not None:
                     self._host_event(nl, st)
             else:
-                self._new_child(proc, child)
+                self._new_child(proc, child, hold=brand)
+            if brand:
+                self._brand_stop(lwp, event, child)
+                return
         elif event == PTRACE_EVENT.EXEC:
             former = tracing.eventmsg(lwp.tid)
             for other in list(proc.lwps.values()):
@@ -836,11 +934,35 @@ class Engine:
                 proc.dmodel = procinfo.dmodel(proc.pid)
             except OSError:
                 pass
-            if proc.flags & 0x4000000:  # PR_PTRACE: a successful exec posts SIGTRAP
+            if brand:
+                # Linux posts the legacy SIGTRAP only without PTRACE_O_TRACEEXEC.
+                self._brand_stop(lwp, event, former)
+                return
+            if proc.flags & _PR_PTRACE:  # a successful exec posts SIGTRAP
                 tracing.tgkill(proc.pid, proc.pid, _SIGTRAP)
             self._lifecycle_stop(lwp, PR_WHY.PR_SYSEXIT, 0)
             return
+        else:
+            # VFORK_DONE, SECCOMP: nothing but a PR_BRAND stop reports them.
+            if brand:
+                self._brand_stop(lwp, event, tracing.eventmsg(lwp.tid))
+            elif lwp.dstop:
+                self.stop_lwp(lwp, PR_WHY.PR_REQUESTED, 0)
+            else:
+                self.run_lwp(lwp)
+            return
         self._lifecycle_stop(lwp, PR_WHY.PR_SYSEXIT, child)
+
+    def _brand_stop(self, lwp: Lwp, event: int, msg: int) -> None:
+        """A PCXSTOPFOROPT event stop: PR_BRAND, pr_what the Linux PTRACE_EVENT_* number,
+        pr_rval1 the host's event message; pr_syscall/pr_sysarg from the registers, as for any
+        stop inside a system call."""
+        regs = tracing.getregs(lwp)
+        insys, nr = tracing.in_syscall_regs(regs)
+        if insys:
+            lwp.in_syscall, lwp.sysnum, lwp.sysargs = True, nr, tracing.syscall_args(regs)
+        lwp.rval, lwp.is_error = msg, False
+        self.stop_lwp(lwp, PR_WHY.PR_BRAND, event)
 
     def _lifecycle_stop(self, lwp: Lwp, why: int, rval: int) -> None:
         """At a PTRACE_EVENT stop: report the system call's entry/exit from the event when the
@@ -861,23 +983,39 @@ class Engine:
         else:
             self.run_lwp(lwp)
 
-    def _new_child(self, parent: Proc, pid: int) -> None:
-        """A fork/vfork child: inherits tracing with PR_FORK, else is let go at its first stop."""
-        if parent.flags & 0x100000:  # PR_FORK
-            child = Proc(pid=pid, dmodel=parent.dmodel, seized=True, flags=parent.flags,
+    def _new_child(self, parent: Proc, pid: int, hold: bool = False) -> None:
+        """A new process (fork, vfork, or a clone into a new thread group).
+
+        `hold` (the event's PCXSTOPFOROPT bit): it inherits the parent's sets, event mask and
+        modes except PR_PTRACE (its parent is the tracee, not the tracer), and its first host
+        stop is PR_REQUESTED, as if PCDSTOP'd at creation.  Else with PR_FORK it inherits
+        tracing and runs; else it is let go at its first stop."""
+        if hold or parent.flags & _PR_FORK:
+            # The host child inherited the parent's ptrace options (TRACESECCOMP too): the mask
+            # goes with them.
+            child = Proc(pid=pid, dmodel=parent.dmodel, seized=True,
+                         flags=parent.flags & ~_PR_PTRACE if hold else parent.flags,
                          sigtrace=parent.sigtrace, flttrace=parent.flttrace,
-                         sysentry=parent.sysentry, sysexit=parent.sysexit, parent=parent.pid)
+                         sysentry=parent.sysentry, sysexit=parent.sysexit, parent=parent.pid,
+                         events=parent.events)
             nl = child.add_lwp(pid)
+            if hold:
+                nl.dstop = True
+                parent.brand_kids = [k for k in parent.brand_kids if not k.exited] + [child]
             self.procs[pid] = child
             self.tids[pid] = nl
             st = self.early.pop(pid, None)
             if st is not None:
                 self._host_event(nl, st)
             return
-        if self.early.pop(pid, None) is not None:
-            tracing.detach(Lwp(tid=pid, lwpid=1, proc=parent))
+        self._let_go(pid)
+
+    def _let_go(self, tid: int) -> None:
+        """A new task procd does not keep: detached at its first host stop."""
+        if self.early.pop(tid, None) is not None:
+            tracing.detach(Lwp(tid=tid, lwpid=1, proc=Proc(pid=tid, dmodel=0)))
         else:
-            self.release_later.add(pid)  # detached at its first stop (see reap)
+            self.release_later.add(tid)  # detached at its first stop (see reap)
 
     def _lwp_gone(self, lwp: Lwp, st: int = 0) -> None:
         proc = lwp.proc
@@ -920,18 +1058,34 @@ class Engine:
         proc.writers -= 1
         if of.excl:
             proc.excl = False
-        if proc.writers == 0 and not proc.exited:
-            if proc.flags & 0x400000:  # PR_KLC
+        if proc.writers == 0:
+            self._closed(proc)
+
+    def _closed(self, proc: Proc) -> None:
+        """No writable descriptor is left: PR_KLC kills, PR_RLC releases.  Children born held
+        under PCXSTOPFOROPT that nobody opened for writing follow their own inherited modes
+        (else nothing could ever release them)."""
+        if not proc.exited:
+            if proc.flags & _PR_KLC:
                 try:
                     os.kill(proc.pid, _SIGKILL)
                 except OSError:
                     pass
-            elif proc.flags & 0x200000:  # PR_RLC
+            elif proc.flags & _PR_RLC:
                 self.run_on_last_close(proc)
+        kids, proc.brand_kids = proc.brand_kids, []
+        for kid in kids:
+            if kid.exited or self.procs.get(kid.pid) is not kid:
+                continue
+            if kid.writers:
+                proc.brand_kids.append(kid)  # its own last close decides
+            else:
+                self._closed(kid)
 
     def run_on_last_close(self, proc: Proc) -> None:
         """Tracing is cleared and every LWP set running (released to the host as it is)."""
         proc.sigtrace = proc.flttrace = proc.sysentry = proc.sysexit = 0
+        proc.events = 0
         proc.watch.clear()
         proc.flags &= ~(0x200000 | 0x400000)
         self.release(proc)
@@ -985,6 +1139,15 @@ _OPS: dict[int, Callable[..., Any]] = {
     Op.SHUTDOWN: Engine._op_shutdown,
     Op.TIDMAP: Engine._op_tidmap,
 }
+
+
+def _apply_options(lwp: Lwp) -> None:
+    """At a ptrace-stop: the host options the process's event mask needs (set_events)."""
+    try:
+        tracing.setoptions(lwp.tid, tracing.host_options(lwp.proc.events))
+    except OSError as ex:
+        if ex.errno != errno.ESRCH:
+            raise
 
 
 def _split(path: str) -> list[str]:

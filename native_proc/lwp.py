@@ -34,6 +34,7 @@ class Lwp:
     hinfo: bytes = b""  # Linux siginfo of a signal-delivery stop
     fresh_sig: int = 0  # while deferred actions run at a signal-delivery stop: its signal
     listening: bool = False  # PTRACE_LISTEN in a group stop
+    retrap: bool = False  # procd interrupted it while listening: its group-stop trap is procd's
     # /proc side
     why: int = 0  # pr_why while stopped through /proc, 0 while running
     what: int = 0
@@ -42,6 +43,7 @@ class Lwp:
     step: bool = False  # single-step armed (PR_STEP)
     cursig: int = 0  # Solaris number of the current signal
     curinfo: bytes = b""  # its Solaris siginfo_t (amd64 layout)
+    info_set: bool = False  # curinfo came from PCSSIG: the host delivers it as given
     curfault: int = 0  # FLT* of a PR_FAULTED stop, until cleared or turned into its signal
     faultinfo: bytes = b""
     deferred_sig: int = 0  # host signal held back while the LWP sits in a requested stop
@@ -105,6 +107,11 @@ class Proc:
     parent: int = 0
     exited: bool = False
     exit_status: int = 0
+    # PCXSTOPFOROPT (non-Solaris brand hook): PCX_EVENT bits of the Linux events that stop LWPs
+    events: int = 0
+    # children born held under the FORK/VFORK/CLONE bits: released with this process on its
+    # last close (PR_RLC / PR_KLC) unless someone opened them for writing
+    brand_kids: list["Proc"] = field(default_factory=list)
 
     def add_lwp(self, tid: int) -> Lwp:
         lwp = Lwp(tid=tid, lwpid=self.next_lwpid, proc=self)
@@ -116,4 +123,4 @@ class Proc:
     def traced(self) -> bool:
         """Whether anything asks procd to stay attached."""
         return bool(self.sigtrace or self.flttrace or self.sysentry or self.sysexit or self.watch
-                    or self.flags)
+                    or self.flags or self.events)

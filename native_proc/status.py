@@ -3,6 +3,7 @@ data model, and Linux siginfo translated into Solaris siginfo_t."""
 
 from __future__ import annotations
 
+import errno
 import time
 from typing import Any
 
@@ -16,8 +17,12 @@ from . import gregs, procinfo, tracing
 from .lwp import Lwp, Proc
 
 _LSI = codec(L.SIGINFO["amd64"])
-_LKILL = codec(L.SIGINFO_VIEWS["amd64"]["kill"])
+_LRT = codec(L.SIGINFO_VIEWS["amd64"]["rt"])
+_LCHLD = codec(L.SIGINFO_VIEWS["amd64"]["sigchld"])
+_LPOLL = codec(L.SIGINFO_VIEWS["amd64"]["sigpoll"])
 _LFAULT = codec(L.SIGINFO_VIEWS["amd64"]["sigfault"])
+_SIGCHLD, _SIGPOLL = 17, 29
+_NSIGCHLD = _NSIGPOLL = 6  # CLD_EXITED..CLD_CONTINUED, POLL_IN..POLL_HUP
 _SIGTRAP = 5
 _FAULT_SIGNALS = frozenset({4, 5, 7, 8, 11})  # SIGILL SIGTRAP SIGBUS SIGFPE SIGSEGV (Linux)
 _SI_KERNEL = 0x80
@@ -29,7 +34,10 @@ _MODE_MASK = 0x0FF00000
 
 
 def solaris_siginfo(linux_info: bytes, model: str = "amd64", fault: int | None = None) -> bytes:
-    """A Solaris siginfo_t (in `model`'s layout) for a Linux siginfo_t (amd64 host layout)."""
+    """A Solaris siginfo_t (in `model`'s layout) for a Linux siginfo_t (amd64 host layout).
+
+    What the two share is kept: the sender's pid, uid and sigqueue value of a generic code, the
+    fault address of a fault signal, pid/status/times of SIGCHLD, fd/band of SIGPOLL."""
     li = _LSI.decode(linux_info)
     lsig, code = li["si_signo"], li["si_code"]
     ssig = LTOS[lsig] if 0 < lsig < len(LTOS) else 0
@@ -40,8 +48,11 @@ def solaris_siginfo(linux_info: bytes, model: str = "amd64", fault: int | None =
         out["si_code"] = LINUX_TO_SOLARIS_SI_GENERIC.get(code, code)
         view = codec(S.SIGINFO_VIEWS[model]["kill"])
         k = view.decode(bytes(view.size))
-        lk = _LKILL.decode(li["_sifields"])
+        lk = _LRT.decode(li["_sifields"])
         k["si_pid"], k["pdata"]["si_uid"] = lk["si_pid"], lk["si_uid"]
+        # sigqueue()'s value (SI_QUEUE, SI_TIMER, SI_MESGQ: Linux keeps it at the same place in
+        # every generic arm; 0 for a plain kill).
+        k["pdata"]["si_value"] = lk["si_sigval"] & ((1 << (8 * _word(model))) - 1)
         out["__data"] = view.encode(k)
     elif lsig in _FAULT_SIGNALS:
         # int3 reports SI_KERNEL on Linux; Solaris calls a breakpoint TRAP_BRKPT.
@@ -50,6 +61,23 @@ def solaris_siginfo(linux_info: bytes, model: str = "amd64", fault: int | None =
         f = view.decode(bytes(view.size))
         f["si_addr"] = _LFAULT.decode(li["_sifields"])["si_addr"] & ((1 << (8 * _word(model))) - 1)
         f["si_trapno"] = fault or 0
+        out["__data"] = view.encode(f)
+    elif lsig == _SIGCHLD and code <= _NSIGCHLD:
+        out["si_code"] = code  # CLD_* have the same values on both systems
+        view = codec(S.SIGINFO_VIEWS[model]["cld"])
+        c = view.decode(bytes(view.size))
+        lc = _LCHLD.decode(li["_sifields"])
+        c["si_pid"] = lc["si_pid"]
+        c["pdata"]["si_status"] = lc["si_status"]
+        c["pdata"]["si_utime"] = _wrap(lc["si_utime"], model)
+        c["pdata"]["si_stime"] = _wrap(lc["si_stime"], model)
+        out["__data"] = view.encode(c)
+    elif lsig == _SIGPOLL and code <= _NSIGPOLL:
+        out["si_code"] = code  # POLL_* have the same values on both systems
+        view = codec(S.SIGINFO_VIEWS[model]["file"])
+        f = view.decode(bytes(view.size))
+        lp = _LPOLL.decode(li["_sifields"])
+        f["si_fd"], f["si_band"] = lp["si_fd"], _wrap(lp["si_band"], model)
         out["__data"] = view.encode(f)
     else:
         out["si_code"] = code
@@ -138,6 +166,8 @@ def lwpstatus(lwp: Lwp, model: str, sets: bool = True) -> dict[str, Any]:
                 st["pr_errno"] = -lwp.rval
             else:
                 st["pr_rval1"] = _wrap(lwp.rval, model)
+        elif lwp.why == PR_WHY.PR_BRAND:
+            st["pr_rval1"] = _wrap(lwp.rval, model)  # the Linux event message (PCXSTOPFOROPT)
         st["pr_flags"] &= ~_PCINVAL
     return st
 
@@ -244,4 +274,49 @@ def read_file(engine: Any, of: Any) -> bytes:
         return procinfo.auxv(proc.pid, model)
     if kind == "sigact":
         return procinfo.sigact(proc.pid, model)
+    if kind == "xregs":
+        return xregs(lwp)
     raise OSError(22, f"{kind} cannot be read")
+
+
+def _host_stopped(lwp: Lwp) -> bool:
+    return lwp.hstop is not None and not lwp.listening
+
+
+def xregs(lwp: Lwp) -> bytes:
+    """The `xregs` file (ARCHITECTURE item 12): the LWP's XSAVE area raw, at the host's size, in
+    the host's standard format (the same bytes for either reader model).  Linux gives it only
+    for a thread in a ptrace-stop: EBUSY while the LWP runs (or listens in a group stop)."""
+    if not _host_stopped(lwp):
+        raise OSError(errno.EBUSY, "the lwp is running: its extra registers cannot be read")
+    return tracing.getxstate(lwp)
+
+
+_QUEUE_FILES = frozenset({"lwpsigqueue", "sigqueue"})
+_MAX_QUEUE_INDEX = 1 << 40  # beyond any pending queue (RLIMIT_SIGPENDING): nothing there
+
+
+def read_sigqueue(engine: Any, of: Any, offset: int, size: int) -> bytes:
+    """NON-SOLARIS files: `lwp/<lwpid>/lwpsigqueue` is the LWP's private queue of pending
+    signals, `sigqueue` the process's shared one, each an array of Solaris siginfo_t in the
+    reader's model (entry i at i * sizeof(siginfo_t)), in delivery-queue order, then end of
+    file.  Linux shows a queue only to the thread's tracer (procd), and only while the thread
+    is in a ptrace-stop: EBUSY otherwise (for `sigqueue`: while no LWP of the process is)."""
+    proc, lwp = engine.target(of)
+    if offset < 0:
+        raise OSError(errno.EINVAL, "negative offset")
+    if lwp is None:
+        lwp = next((l for l in proc.lwps.values() if _host_stopped(l)), None)
+        if lwp is None:
+            raise OSError(errno.EBUSY, "no lwp of the process is stopped")
+    elif not _host_stopped(lwp):
+        raise OSError(errno.EBUSY, "the lwp is running: its queue cannot be read")
+    entry = codec(S.SIGINFO[of.model]).size
+    first = offset // entry
+    last = -(-(offset + max(size, 0)) // entry)
+    if size <= 0 or first >= _MAX_QUEUE_INDEX:
+        return b""
+    infos = tracing.peeksiginfo(lwp.tid, first, min(last, _MAX_QUEUE_INDEX) - first, of.kind == "sigqueue")
+    data = b"".join(solaris_siginfo(i, of.model) for i in infos)
+    skip = offset - first * entry
+    return data[skip:skip + size]

@@ -22,8 +22,14 @@ _SIGTRAP = 5
 _SIGSTOP = 19
 _SIGKILL = 9
 _JOBCTL = {19, 20, 21, 22}  # SIGSTOP SIGTSTP SIGTTIN SIGTTOU
+# TRACEVFORKDONE only matters to PCXSTOPFOROPT's VFORKDONE bit: without it the event is resumed
+# at once.  TRACESECCOMP is NOT here: it changes what the tracee sees (without a tracer option
+# a SECCOMP_RET_TRACE call fails with ENOSYS), so it is set only while a process's event mask
+# asks for SECCOMP (`host_options`).
 _SEIZE_OPTS = (T.PTRACE_O_TRACESYSGOOD | T.PTRACE_O_TRACECLONE | T.PTRACE_O_TRACEFORK
-               | T.PTRACE_O_TRACEVFORK | T.PTRACE_O_TRACEEXEC | T.PTRACE_O_TRACEEXIT)
+               | T.PTRACE_O_TRACEVFORK | T.PTRACE_O_TRACEEXEC | T.PTRACE_O_TRACEEXIT
+               | T.PTRACE_O_TRACEVFORKDONE)
+_SECCOMP_EVENT_BIT = 0x80  # PCX_EVENT.SECCOMP (= PTRACE_O_TRACESECCOMP)
 # Lifecycle calls procd can report from PTRACE_EVENT stops instead of syscall-tracing every call
 # (ARCHITECTURE item 21): entry of exit/exit_group (EVENT_EXIT), exit of the exec and fork
 # families (EVENT_EXEC, EVENT_FORK/VFORK/CLONE).  Host x86-64 numbers.
@@ -63,8 +69,19 @@ def syscalls_traced(sysentry: int, sysexit: int) -> bool:
     return bool(sysentry & ~_EVENT_ENTRIES or sysexit & ~_EVENT_EXITS)
 
 
-def seize(tid: int) -> None:
-    host.ptrace(T.PTRACE_SEIZE, tid, 0, _SEIZE_OPTS)
+def host_options(events: int = 0) -> int:
+    """The host ptrace options procd keeps on the threads of a process with this PCXSTOPFOROPT
+    event mask."""
+    return _SEIZE_OPTS | (T.PTRACE_O_TRACESECCOMP if events & _SECCOMP_EVENT_BIT else 0)
+
+
+def seize(tid: int, options: int = _SEIZE_OPTS) -> None:
+    host.ptrace(T.PTRACE_SEIZE, tid, 0, options)
+
+
+def setoptions(tid: int, options: int) -> None:
+    """PTRACE_SETOPTIONS; the thread must be in a ptrace-stop."""
+    host.ptrace(T.PTRACE_SETOPTIONS, tid, 0, options)
 
 
 def interrupt(tid: int) -> None:
@@ -199,3 +216,73 @@ def syscall_args(regs: bytes) -> tuple[int, ...]:
 def tgkill(pid: int, tid: int, sig: int) -> None:
     host.tgkill(pid, tid, sig)
 
+
+
+# -- extended register state and pending-signal queues (the xregs / lwpsigqueue / sigqueue
+# files and PCSXREG).  Every call needs the thread in a ptrace-stop.
+
+_XSTATE_ROOM = 1 << 16  # more than any XSAVE area (AMX tiles included); the host says the size
+_SIGINFO = 128  # Linux siginfo_t, procd's own (amd64) layout
+_PEEK_ARGS = struct.Struct("<QIi")  # struct ptrace_peeksiginfo_args
+_xstate_size = 0
+_xbuf = None
+
+
+def _xstate_buffer():
+    global _xbuf
+    if _xbuf is None:
+        _xbuf = host.buffer(_XSTATE_ROOM)
+    return _xbuf
+
+
+def getxstate(lwp: Lwp) -> bytes:
+    """The thread's XSAVE area exactly as the host's PTRACE_GETREGSET(NT_X86_XSTATE) gives it:
+    the standard (non-compacted) format, at the host's size (the kernel shrinks the iovec to
+    it), with the enabled features (XCR0) in the sw_reserved bytes 464..471."""
+    global _xstate_size
+    buf = _xstate_buffer()
+    iov = host.iovec(host.address(buf), _XSTATE_ROOM)
+    host.ptrace(T.PTRACE_GETREGSET, lwp.tid, T.NT.X86_XSTATE, host.address(iov))
+    _xstate_size = iov.iov_len
+    return bytes(host.ffi.buffer(buf, iov.iov_len))
+
+
+def xstate_size(lwp: Lwp) -> int:
+    """The host's XSAVE area size (a property of this machine, asked of the host once)."""
+    if not _xstate_size:
+        getxstate(lwp)
+    return _xstate_size
+
+
+def setxstate(lwp: Lwp, area: bytes) -> None:
+    """PTRACE_SETREGSET(NT_X86_XSTATE) with a whole area: the host checks it (EINVAL for a bad
+    XSAVE header, or reserved MXCSR bits while x87/SSE/AVX state is present, EFAULT for a size
+    that is not the host's).  The fxsave part changes too, so the cached FP image is dropped."""
+    buf = _xstate_buffer()
+    if len(area) > _XSTATE_ROOM:
+        raise OSError(22, "larger than any XSAVE area")
+    host.ffi.memmove(buf, area, len(area))
+    iov = host.iovec(host.address(buf), len(area))
+    try:
+        host.ptrace(T.PTRACE_SETREGSET, lwp.tid, T.NT.X86_XSTATE, host.address(iov))
+    finally:
+        lwp.fpregs = None
+
+
+def peeksiginfo(tid: int, off: int, nr: int, shared: bool) -> list[bytes]:
+    """Up to `nr` Linux siginfo_t (128 bytes each, amd64 layout) of the thread's private pending
+    queue (or its process's shared one), from queue index `off` on: fewer when the queue ends.
+    The host may stop early when procd itself has a signal pending, so it is asked again."""
+    out: list[bytes] = []
+    args = host.buffer(_PEEK_ARGS.size)
+    room = max(min(nr, 64), 0)
+    data = host.buffer(max(room, 1) * _SIGINFO)
+    while len(out) < nr:
+        want = min(room, nr - len(out))
+        _PEEK_ARGS.pack_into(host.ffi.buffer(args), 0, off + len(out), 1 if shared else 0, want)
+        got = host.ptrace(T.PTRACE_PEEKSIGINFO, tid, host.address(args), host.address(data))
+        if got <= 0:
+            break
+        raw = bytes(host.ffi.buffer(data, got * _SIGINFO))
+        out += [raw[i * _SIGINFO:(i + 1) * _SIGINFO] for i in range(got)]
+    return out

@@ -22,6 +22,7 @@ from structs.signals import LTOS
 _CLD_TRAPPED, _CLD_KILLED, _CLD_DUMPED, _CLD_STOPPED = 4, 2, 3, 5
 _SIGCHLD_S, _SIGTRAP_S = 18, 5
 _PR_PTRACE = 0x4000000
+_PR_ASYNC = 0x800000
 _SLICE = 0.05  # seconds a blocked waitid waits in procd before looking at the host again
 
 # Solaris -> Linux option bits and idtypes for the host's waitid.
@@ -57,12 +58,29 @@ def check_args(idtype: int, options: int) -> None:
 
 
 def trap_status(proc: Any) -> int | None:
-    """The CLD_TRAPPED status a whole-process stop reports, or None if it is not (yet) one."""
-    lwps = list(proc.lwps.values())
-    if not (proc.flags & _PR_PTRACE) or not lwps or not all(l.istop for l in lwps):
+    """The CLD_TRAPPED status a whole-process stop reports, or None if it is not (yet) one.
+
+    NON-SOLARIS: with PR_ASYNC the report is due as soon as the thread-group leader (lwpid 1)
+    is stopped on an event of interest, whatever its siblings do (they are watched through
+    their own lwpctl files).  The status is the Solaris signal of a PR_SIGNALLED stop or of a
+    job-control stop reported as an event (PCXSTOPFOROPT JOBCONTROL), else SIGTRAP."""
+    if not proc.flags & _PR_PTRACE:
         return None
-    shown = next((l for l in lwps if l.why != PR_WHY.PR_REQUESTED), lwps[0])
-    return shown.what if shown.why == PR_WHY.PR_SIGNALLED else _SIGTRAP_S
+    if proc.flags & _PR_ASYNC:
+        lead = proc.lwps.get(1)
+        if lead is None or not lead.istop:
+            return None
+        return _status(lead)
+    lwps = list(proc.lwps.values())
+    if not lwps or not all(l.istop for l in lwps):
+        return None
+    return _status(next((l for l in lwps if l.why != PR_WHY.PR_REQUESTED), lwps[0]))
+
+
+def _status(shown: Any) -> int:
+    if shown.why in (PR_WHY.PR_SIGNALLED, PR_WHY.PR_JOBCONTROL):
+        return shown.what
+    return _SIGTRAP_S
 
 
 def matches(proc: Any, caller: int, idtype: int, id: int, pgid: int) -> bool:

@@ -46,6 +46,11 @@ illumos kernel accepts them:
   (3), reported as PR_SYSENTRY / PR_SYSEXIT (the seed's ``B_PTRACE_SYSCALL``).
 * ``PCXSETSYSNUM`` (0x1001), operand ``long``: the system-call number the stopped LWP will
   execute; -1 skips the call (Linux's orig_rax write).
+* ``PCXSTOPFOROPT`` (0x1002), operand ``ulong_t``: the process's mask of Linux ptrace events
+  that stop it (``procfs_consts.PCX_EVENT``, Linux's PTRACE_O_* bit values; the lx brand's
+  ``B_PTRACE_STOP_FOR_OPT``).
+* ``PCXLISTEN`` (0x1003), no operand: Linux's PTRACE_LISTEN for an LWP in a reportable group
+  stop.
 """
 
 from __future__ import annotations
@@ -99,7 +104,7 @@ __all__ = [
     "PCSSIG", "PCKILL", "PCUNKILL", "PCSHOLD", "PCSTRACE", "PCSFAULT", "PCSENTRY", "PCSEXIT",
     "PCSET", "PCUNSET", "PCSREG", "PCSFPREG", "PCSXREG", "PCNICE", "PCSVADDR", "PCWATCH",
     "PCAGENT", "PCREAD", "PCWRITE", "PCSCRED", "PCSASRS", "PCSPRIV", "PCSZONE", "PCSCREDX",
-    "PCXSYSCALL_ONCE", "PCXSETSYSNUM",
+    "PCXSYSCALL_ONCE", "PCXSETSYSNUM", "PCXSTOPFOROPT", "PCXLISTEN",
     # flags
     "PRCSIG", "PRCFAULT", "PRSTEP", "PRSABORT", "PRSTOP",
     "XSYSCALL_ENTRY", "XSYSCALL_EXIT",
@@ -145,6 +150,8 @@ PCSCREDX = PC.PCSCREDX
 # Non-Solaris extensions (see the module docstring).
 PCXSYSCALL_ONCE = PCX.PCXSYSCALL_ONCE
 PCXSETSYSNUM = PCX.PCXSETSYSNUM
+PCXSTOPFOROPT = PCX.PCXSTOPFOROPT
+PCXLISTEN = PCX.PCXLISTEN
 XSYSCALL_ENTRY = 0x1  # PCXSYSCALL_ONCE flag: stop at the next system-call entry
 XSYSCALL_EXIT = 0x2  # PCXSYSCALL_ONCE flag: stop at the next system-call exit
 
@@ -229,6 +236,8 @@ _OPERAND_KINDS: dict[int, tuple[str, dict[str, Construct] | None]] = {
     # operand, whichever comes first"; the interpreter must follow one: this table is the wire.)
     PCXSYSCALL_ONCE: (_ULONG, None),
     PCXSETSYSNUM: (_LONG, None),
+    PCXSTOPFOROPT: (_ULONG, None),  # PCX_EVENT bits
+    PCXLISTEN: (_NONE, None),
 }
 
 
@@ -276,7 +285,11 @@ def _priv_schema(m: DataModel) -> Struct:
 def _xreg_schema(m: DataModel) -> Construct:
     # This project's own framing, not illumos's prxregset_t: a ulong_t byte count, then that
     # many bytes.  ARCHITECTURE item 12: "the xregs file and PCSXREG carry the host's XSAVE
-    # area raw, at the host's size", so the operand is the host XSAVE image, opaque here.
+    # area raw, at the host's size", so the operand is the host XSAVE image, opaque here.  The
+    # size is a property of the machine (576 bytes with AVX off, 832 with AVX, ~2.7 KiB with
+    # AVX-512), not of the data model, so the wire carries it and this layer accepts any count;
+    # the engine takes exactly the size its `xregs` file reads (which the host decides) and
+    # refuses any other with EINVAL (native_proc/control.py, pcsxreg).
     return Prefixed(m.ulong.con, GreedyBytes)
 
 

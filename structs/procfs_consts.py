@@ -4,10 +4,14 @@ extension control codes.
 What this module promises
 -------------------------
 * `PC` — the Solaris control codes PCNULL 0 .. PCSCREDX 31 (written as a `long`, then the
-  operand).  `PCX` — the project's extension codes (ARCHITECTURE items 9-10), outside the Solaris
-  range (>= `PCX_BASE` = 0x1000): they are NOT Solaris and a Solaris /proc would reject them.
+  operand).  `PCX` — the project's extension codes (ARCHITECTURE items 9-10, and the brand
+  hooks for Linux ptrace events PCXSTOPFOROPT / PCXLISTEN), outside the Solaris range
+  (>= `PCX_BASE` = 0x1000): they are NOT Solaris and a Solaris /proc would reject them.
   `CTL_CODES` is both, for a ctl interpreter's "is this a known code" check;
-  `PCX_SYSCALL_FLAGS` (XSYSCALL_ENTRY / XSYSCALL_EXIT) is PCXSYSCALL_ONCE's operand.
+  `PCX_SYSCALL_FLAGS` (XSYSCALL_ENTRY / XSYSCALL_EXIT) is PCXSYSCALL_ONCE's operand;
+  `PCX_EVENT` (Linux PTRACE_O_* bit values) is PCXSTOPFOROPT's, `PCX_EVENT_OF_WHAT` maps a
+  PR_BRAND stop's pr_what to its bit.  PCX_EVENT's members are not module-level names (FORK,
+  EXIT ... are too generic): write `PCX_EVENT.FORK`.
 * `PCRUN_FLAGS` (PRCSIG .. PRSTOP), `PR_FLAGS` (pr_flags bits, PR_STOPPED .. PR_MSFORK) and
   `PCSET_MODES` (the mode bits PCSET/PCUNSET accept), `PR_WHY` (pr_why), `PR_MODEL` (pr_dmodel),
   `WA` (prwatch_t.pr_wflags), `MA` (prmap_t.pr_mflags).
@@ -32,6 +36,9 @@ __all__ = [
     "PCX_BASE",
     "CTL_CODES",
     "PCX_SYSCALL_FLAGS",
+    "PCX_EVENT",
+    "PCX_EVENT_VALID",
+    "PCX_EVENT_OF_WHAT",
     "PCRUN_FLAGS",
     "PCRUN_VALID",
     "PR_FLAGS",
@@ -96,9 +103,11 @@ PCX_BASE = 0x1000
 
 
 class PCX(IntEnum):
-    """NON-SOLARIS extension control codes (the seed's brand calls, ARCHITECTURE items 9-10).
+    """NON-SOLARIS extension control codes (the seed's brand calls, ARCHITECTURE items 9-10,
+    and the brand hooks for Linux ptrace events).
 
-    Per LWP (write them to an lwpctl, or to ctl to act on the representative LWP).
+    Per LWP (write them to an lwpctl, or to ctl to act on the representative LWP), except
+    PCXSTOPFOROPT, which acts on the whole process wherever it is written.
     """
 
     #: The seed's B_PTRACE_SYSCALL: the next resume of this LWP stops at the next system-call
@@ -107,8 +116,22 @@ class PCX(IntEnum):
     #: whichever comes first); the wire format is structs/ctl.py's.
     PCXSYSCALL_ONCE = 0x1000
     #: Linux's orig_rax write: set the system-call number the stopped LWP will execute; -1
-    #: skips the call.  Operand: a `long`.  PCSREG keeps the gregset meaning.
+    #: skips the call.  Operand: a `long`.  PCSREG keeps the gregset meaning.  Accepted at a
+    #: PR_SYSENTRY/PR_SYSEXIT stop and at a PR_BRAND stop for PTRACE_EVENT_SECCOMP.
     PCXSETSYSNUM = 0x1001
+    #: The lx brand's B_PTRACE_STOP_FOR_OPT: which Linux ptrace events stop the process's LWPs.
+    #: PROCESS-wide (ctl or any lwpctl; acts on the process); replaces the previous mask; seizes
+    #: the process like PCSTRACE.  Operand: a `ulong_t` of `PCX_EVENT` bits (others: EINVAL).
+    #: An event whose bit is set stops the LWP as an event of interest with pr_why PR_BRAND,
+    #: pr_what the Linux PTRACE_EVENT_* number (`PCX_EVENT_OF_WHAT`), pr_rval1 the event
+    #: message; children and threads born under the FORK/VFORK/CLONE bits are held at birth
+    #: (PR_REQUESTED) with the parent's tracing; JOBCONTROL makes group stops events of interest.
+    PCXSTOPFOROPT = 0x1002
+    #: Linux's PTRACE_LISTEN: per LWP, no operand.  Only for an LWP stopped on an event of
+    #: interest with pr_why PR_JOBCONTROL (the JOBCONTROL bit of PCXSTOPFOROPT), else EINVAL:
+    #: the LWP stays job-control stopped but no longer on an event of interest (PR_STOPPED
+    #: without PR_ISTOP) until SIGCONT, a stop directive or a new group stop.
+    PCXLISTEN = 0x1003
 
 
 CTL_CODES: frozenset[int] = frozenset(int(c) for c in (*PC, *PCX))
@@ -119,6 +142,35 @@ class PCX_SYSCALL_FLAGS(IntFlag):
 
     XSYSCALL_ENTRY = 0x1  # stop at the next system-call entry
     XSYSCALL_EXIT = 0x2  # stop at the next system-call exit
+
+
+class PCX_EVENT(IntFlag):
+    """NON-SOLARIS: the PCXSTOPFOROPT operand.  Each bit is Linux's PTRACE_O_* value, i.e.
+    1 << PTRACE_EVENT_* (JOBCONTROL takes the place of PTRACE_O_TRACESYSGOOD, which is no
+    event: it is this project's own, "group stops are events of interest")."""
+
+    JOBCONTROL = 0x01
+    FORK = 0x02
+    VFORK = 0x04
+    CLONE = 0x08
+    EXEC = 0x10
+    VFORKDONE = 0x20
+    EXIT = 0x40
+    SECCOMP = 0x80
+
+
+#: Every bit PCXSTOPFOROPT accepts.
+PCX_EVENT_VALID = 0xFF
+#: pr_what of a PR_BRAND stop (the Linux PTRACE_EVENT_* number) -> its PCX_EVENT bit.
+PCX_EVENT_OF_WHAT: dict[int, PCX_EVENT] = {
+    1: PCX_EVENT.FORK,
+    2: PCX_EVENT.VFORK,
+    3: PCX_EVENT.CLONE,
+    4: PCX_EVENT.EXEC,
+    5: PCX_EVENT.VFORKDONE,
+    6: PCX_EVENT.EXIT,
+    7: PCX_EVENT.SECCOMP,
+}
 
 
 class PCRUN_FLAGS(IntFlag):
@@ -192,6 +244,8 @@ class PR_WHY(IntEnum):
     PR_FAULTED = 6  # pr_what = FLT number
     PR_SUSPENDED = 7
     PR_CHECKPOINT = 8
+    #: NON-SOLARIS use (Solaris leaves it to the brand): a Linux ptrace event stop made by
+    #: PCXSTOPFOROPT; pr_what = the PTRACE_EVENT_* number, pr_rval1 = the event message.
     PR_BRAND = 9
 
 

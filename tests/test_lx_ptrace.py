@@ -314,6 +314,9 @@ def test_attached_target_exit_and_kill(stranger):
     assert lx_ptrace(PTRACE.ATTACH, pid) == 0
     assert lx_wait4(pid) == (pid, 0x137F)
     assert lx_ptrace(PTRACE.KILL, pid) == 0
+    # As on Linux the tracer's wait reports the kill (gdb's fork probe waits for it), and the
+    # monitor that carried it is gone with that report.
+    assert lx_wait4(pid, 0x40000000) == (pid, signal.SIGKILL)
     assert not any(str(pid) in line for line in _monitors() if "lxt" not in line)
     stranger.wait(timeout=10)
 
