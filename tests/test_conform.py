@@ -14,6 +14,7 @@ from lxbrand.conform.targets import Targets
 from structs.ptrace_consts import PTRACE
 
 import lxbrand.conform.scenarios  # noqa: F401  (registers the scenarios)
+import lxbrand.conform.scenarios_modern  # noqa: F401  (... and those of the modern interface)
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +145,102 @@ def test_cli_conform(capsys, tmp_path):
     data = json.loads(out.read_text())
     assert data["summary"]["passed"] == 1 and data["scenarios"][0]["host"] == data["scenarios"][0]["lx"]
     assert main(["conform", "-k", "no-such-scenario"]) == 1
+
+
+# -- the modern interface (issue 6): judged later; here the scenarios are checked on the host -------
+
+MODERN_GROUPS = {"probe", "options", "event", "seize", "syscall-info", "peeksiginfo", "regset", "threads"}
+MODERN_NAMES = {
+    "probe/gdb-exitkill", "probe/gdb-options", "probe/gdb-ret-to-nx", "probe/strace-syscall-info",
+    "probe/strace-seize-self", "probe/strace-seize", "probe/strace-startup",
+    "options/unknown-bits", "options/tracesysgood", "options/exitkill",
+    "event/fork", "event/vfork", "event/clone-thread", "event/clone-process", "event/exec",
+    "event/exec-legacy", "event/exec-from-thread", "event/exit", "event/exit-thread", "event/seccomp",
+    "event/options-inherited",
+    "seize/interrupt-running", "seize/interrupt-stopped", "seize/listen", "seize/group-stop",
+    "seize/no-sigstop-on-attach", "seize/errors",
+    "syscall-info/entry-exit", "syscall-info/none-at-signal", "syscall-info/small-buffer",
+    "syscall-info/seccomp", "peeksiginfo/queue", "peeksiginfo/errors", "regset/xstate",
+    "regset/xstate-set-short", "threads/wall", "threads/kill-thread-stop", "syscall/restart",
+}
+
+
+def _modern() -> list[Scenario]:
+    return [s for s in SCENARIOS.values() if s.fn.__module__ == "lxbrand.conform.scenarios_modern"]
+
+
+def test_modern_registry():
+    mine = {s.name for s in _modern()}
+    assert mine == MODERN_NAMES and len(mine) >= 30
+    assert MODERN_GROUPS <= {s.group for s in _modern()}
+    assert all(SCENARIOS[n].doc for n in mine)
+
+
+def _traced_or_children_left() -> list[str]:
+    """Processes that are still our children or our tracees (a scenario must leave none)."""
+    me, left = os.getpid(), []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if int(fields["PPid"]) == me or int(fields["TracerPid"]) == me:
+            left.append(f"{d} {fields['Name'].strip()} {fields['State'].strip()}")
+    return left
+
+
+def test_modern_scenarios_pass_on_the_host(targets):
+    """Every modern scenario, run twice on the host (reference and judged both the kernel): the two
+    logs agree (deterministic), nothing raised, and nothing is left running or traced."""
+    before = _traced_or_children_left()
+    report = runner.run(_modern(), reference=HostBackend, judged=HostBackend, targets=targets,
+                        limitations={})
+    bad = {r.name: r.difference for r in report.results if r.verdict != "pass"}
+    assert not bad
+    assert all(not any(e.startswith(("exception:", "timeout:")) for e in r.host) for r in report.results)
+    assert _traced_or_children_left() == before
+
+
+def _host_log(name: str, targets) -> list[str]:
+    report = runner.run([SCENARIOS[name]], reference=HostBackend, judged=HostBackend, targets=targets,
+                        limitations={})
+    return report.results[0].host
+
+
+def test_modern_logs_show_the_encodings(targets):
+    """The host logs say what the scenarios claim (the judged backend is held to these lines)."""
+    fork = _host_log("event/fork", targets)
+    assert "wait4(<pid>, 0) -> <pid> stopped SIGTRAP event 1" in fork  # 0x1057f
+    assert "GETEVENTMSG -> 0 msg=<child1>" in fork
+    assert "wait4(<child1>, 0) -> <child1> stopped SIGSTOP" in fork
+    assert "PEEKDATA(&r_child1) -> 0 word=<child1>" in fork  # the learned pid, named everywhere
+    startup = _host_log("probe/strace-startup", targets)
+    assert startup[4:8] == ["wait4(-1, __WALL) -> <pid> stopped SIGSTOP event 128", "LISTEN(<pid>) -> 0",
+                            "wait4(-1, __WALL) -> <pid> stopped SIGTRAP event 128", "SYSCALL(<pid>, 0) -> 0"]
+    assert "wait4(-1, __WALL) -> <pid> stopped SIGTRAP event 4" in startup
+    assert "wait4(-1, __WALL) -> <pid> exited 3" in startup and startup[-1] == "wait4(-1, WNOHANG|__WALL) -> -ECHILD"
+    info = _host_log("probe/strace-syscall-info", targets)
+    assert [e.split(" written")[0].rsplit("-> ", 1)[1] for e in info if e.startswith("GET_SYSCALL_INFO")] == \
+        ["24", "80", "33", "80", "33", "80"]
+    assert info[-1] == "ptrace stops = 6"
+    wall = _host_log("threads/wall", targets)
+    assert "wait4(<thread1>, 0) -> <thread1> stopped SIGSTOP" in wall  # traced threads need no __WALL
+    assert "wait4(<thread2>, __WALL) -> <thread2> exited 22" in wall
+
+
+def test_obs_learns_pids_by_kind_and_order():
+    o = Obs()
+    o.alias(100)
+    assert o.learn(100, "child") == "<pid>"  # a named pid keeps its name
+    assert o.learn(2001, "child") == "<child1>"
+    assert o.learn(3001, "thread") == "<thread1>"
+    assert o.learn(2002) == "<child2>" and o.learn(2001, "thread") == "<child1>"
+    assert o.learn(0, "child") == "0" and o.learn(-3, "thread") == "-3"  # not pids: shown as they are
+    o.wait(4004, 0x137F)  # a wait result never seen before is learned too
+    o.value("msg", 3001)
+    assert o.entries == ["wait -> <child3> stopped SIGSTOP", "msg = <thread1>"]
+    assert status_text(0x80137F) == "stopped SIGSTOP event 128"
+    assert status_text(0x6057F) == "stopped SIGTRAP event 6"

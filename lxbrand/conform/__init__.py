@@ -3,7 +3,9 @@ lx_ptrace on fresh targets, and the observation logs are compared.
 
   backend.py      the backend interface; HostBackend (the reference) and LxBackend (judged)
   scenario.py     Obs (the observation log), @scenario registry, Dbg (a recording debugger)
-  scenarios.py    the scenarios, grouped "group/name"
+  scenarios.py    the scenarios of the classic requests, grouped "group/name"
+  scenarios_modern.py  the modern interface: probes, options, events, SEIZE, syscall info,
+                  PEEKSIGINFO, XSTATE, threads
   targets.py      the C targets (static, non-PIE, run with ASLR off), compiled and cached
   runner.py       runs, compares, judges; `lxbrand conform`
   limitations.toml  declared known differences (reason + what lx gives instead)

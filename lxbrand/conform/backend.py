@@ -12,10 +12,14 @@ shapes:
   spawn_traceme(argv)          -> pid of a child that did PTRACE_TRACEME through this backend and
                                   exec'ed argv, after this backend's wait saw its first stop
                                   (`last_spawn_status` holds that wait's status)
-  spawn_plain(argv)            -> pid of an untraced child running argv, once it is asleep
+  spawn_plain(argv, settle=True) -> pid of an untraced child running argv, once it is asleep
+                                  (settle=False: at once, e.g. for a child that stops itself)
+  adopt(pid)                   -> have cleanup() kill and reap a pid/tid the scenario learned
+                                  (auto-attached children, traced threads: ours to wait for);
+                                  disown(pid) once a wait has reaped it
 
 Targets are started with ASLR off and a fixed environment so that addresses agree between the
-two runs.  `cleanup()` kills and reaps everything a backend started.
+two runs.  `cleanup()` kills and reaps everything a backend started or adopted.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ ADDR_NO_RANDOMIZE = 0x0040000
 TARGET_ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
 _TRACEME = 0
 _WNOHANG = 1
+_WALL = 0x40000000
 
 
 def _err(e: OSError) -> int:
@@ -47,6 +52,7 @@ class Backend:
 
     def __init__(self) -> None:
         self.children: list[int] = []
+        self.adopted: list[int] = []
         self.last_spawn_status: int | None = None
         self.obs: Any = None  # the Obs log of the run in progress (set by the runner)
 
@@ -106,7 +112,7 @@ class Backend:
         self.last_spawn_status = status if ret == pid else None
         return pid
 
-    def spawn_plain(self, argv: list[str], timeout: float = 5.0) -> int:
+    def spawn_plain(self, argv: list[str], timeout: float = 5.0, settle: bool = True) -> int:
         self._before_fork()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - child
@@ -116,8 +122,19 @@ class Backend:
             finally:
                 os._exit(127)
         self.children.append(pid)
-        _await_sleep(pid, argv[0], timeout)
+        if settle:
+            _await_sleep(pid, argv[0], timeout)
         return pid
+
+    def adopt(self, pid: int) -> None:
+        """Kill and reap `pid` at cleanup too (once; the backend's own children already are)."""
+        if pid > 0 and pid not in self.children and pid not in self.adopted and pid != os.getpid():
+            self.adopted.append(pid)
+
+    def disown(self, pid: int) -> None:
+        """`pid` was reaped: cleanup must not signal it (the number may be reused)."""
+        if pid in self.adopted:
+            self.adopted.remove(pid)
 
     def run_in_child(self, fn: Any) -> tuple[int, Any]:
         """Fork; the child runs fn(self) and sends back its (repr-able) result; returns (pid, result).
@@ -142,10 +159,31 @@ class Backend:
         return pid, ast.literal_eval(data.decode()) if data else None
 
     def cleanup(self) -> None:
-        """Kill and reap every process this backend started (bounded in time)."""
+        """Kill and reap every process this backend started or adopted (bounded in time).
+        Adopted pids (traced threads, auto-attached children) go first: a thread-group leader
+        is reported only once its traced threads have been reaped."""
+        for pid in self.adopted:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for pid in self.adopted:
+            self._reap_adopted(pid)
+        self.adopted.clear()
         for pid in self.children:
             self._reap(pid)
         self.children.clear()
+
+    def _reap_adopted(self, pid: int) -> None:
+        deadline = time.monotonic() + 1
+        while time.monotonic() < deadline:
+            ret, status = self.wait4(pid, _WNOHANG | _WALL)
+            if ret < 0 or (ret == pid and (os.WIFEXITED(status) or os.WIFSIGNALED(status))):
+                break
+            if ret == pid or ret == 0:  # stopped on the way out (an event stop): let it die
+                self.ptrace(7, pid, 0, 0)
+            if ret == 0:
+                time.sleep(0.005)
 
     def _reap(self, pid: int) -> None:
         try:
@@ -157,6 +195,8 @@ class Backend:
             ret, status = self.wait4(pid, _WNOHANG)
             if ret < 0 or (ret == pid and (os.WIFEXITED(status) or os.WIFSIGNALED(status))):
                 break
+            if ret == pid or ret == 0:  # stopped on the way out (PTRACE_EVENT_EXIT): let it die
+                self.ptrace(7, pid, 0, 0)
             if ret == 0:
                 time.sleep(0.005)
         try:
@@ -249,3 +289,9 @@ class LxBackend(Backend):
         from lxbrand import ptrace as P
 
         P.forget(pid)  # nothing of a dead target may outlive the scenario
+
+    def _reap_adopted(self, pid: int) -> None:
+        super()._reap_adopted(pid)
+        from lxbrand import ptrace as P
+
+        P.forget(pid)

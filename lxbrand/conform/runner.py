@@ -155,6 +155,7 @@ def run(scenarios: Iterable[Scenario] | None = None, *, pattern: str | None = No
         limitations: dict[str, dict[str, str]] | None = None, targets: Targets | None = None,
         progress: Callable[[Result], None] | None = None, timeout: float = TIMEOUT) -> Report:
     importlib.import_module(f"{__package__}.scenarios")  # registers the scenarios
+    importlib.import_module(f"{__package__}.scenarios_modern")  # ... and those of the modern interface
 
     pool = list(scenarios) if scenarios is not None else list(SCENARIOS.values())
     chosen = select(pattern, pool)

@@ -5,8 +5,12 @@ written once against the backend interface (backend.py).  It records what a debu
 through `backend.obs`, an `Obs`: every entry is a short line of text, and two runs agree when their
 lines are equal.  Nothing is dropped silently: values that legitimately differ between runs are
 named in the log (`obs.regs(..., volatile=...)` records which registers it did not compare), and
-the target's pid, which differs between runs by nature, is written as `<pid>` wherever it appears
-as a wait result or a register value.
+pids, which differ between runs by nature, are written as names wherever they appear as a wait
+result, a register, a word or an event message: the target is `<pid>`, the scenario process
+`<tracer>`, and every other pid or tid the scenario learns (GETEVENTMSG, a wait result, a tid a
+thread stored) gets a name of its kind numbered in the order it was learned (`<child1>`,
+`<thread1>` ...; `Obs.learn`).  Names depend only on the order of events, which the scenarios
+keep deterministic (they wait for specific pids).
 
 `Dbg` is a small debugger on top of a backend that records as it goes; most scenarios use it.
 """
@@ -70,10 +74,24 @@ class Obs:
     def __init__(self) -> None:
         self.entries: list[str] = []
         self.pids: dict[int, str] = {}
+        self._kinds: dict[str, int] = {}
 
     def alias(self, pid: int, name: str = "<pid>") -> None:
         """Write `pid` as `name` wherever it appears (pids differ between runs by nature)."""
         self.pids[pid] = name
+
+    def learn(self, pid: int, kind: str = "child") -> str:
+        """Name a pid/tid the scenario has just learned: `<kind1>`, `<kind2>` ... in the order
+        learned (per kind).  A pid that already has a name keeps it; a value that cannot be a
+        pid (<= 0) gets no name and is written as the number, so a wrong answer still shows."""
+        if pid in self.pids:
+            return self.pids[pid]
+        if not isinstance(pid, int) or pid <= 0:
+            return str(pid)
+        self._kinds[kind] = self._kinds.get(kind, 0) + 1
+        name = f"<{kind}{self._kinds[kind]}>"
+        self.pids[pid] = name
+        return name
 
     def _v(self, v: Any) -> str:
         if isinstance(v, int) and not isinstance(v, bool):
@@ -92,8 +110,9 @@ class Obs:
         self.entries.append(f"{label}: {status_text(status)}")
 
     def wait(self, ret: int, status: int, label: str = "wait") -> None:
+        """A wait's answer; a pid seen here for the first time is learned as `<childN>`."""
         if ret > 0:
-            self.entries.append(f"{label} -> {self._v(ret)} {status_text(status)}")
+            self.entries.append(f"{label} -> {self.learn(ret)} {status_text(status)}")
         elif ret == 0:
             self.entries.append(f"{label} -> 0 (nothing)")
         else:
@@ -165,11 +184,11 @@ class Dbg:
         self.obs.alias(os.getpid(), "<tracer>")
 
     # starting
-    def traceme(self, mode: str = "idle", to_a: bool = True) -> int:
-        """A TRACEME target in `mode`, stopped at its exec (recorded) and, with to_a, run on to
-        checkpoint A (recorded)."""
-        pid = self.b.spawn_traceme(self.targets.argv(mode))
-        self.obs.alias(pid)
+    def traceme(self, mode: str = "idle", to_a: bool = True, prog: str = "conf", name: str = "<pid>") -> int:
+        """A TRACEME target (program `prog`) in `mode`, named `name` in the log, stopped at its
+        exec (recorded) and, with to_a, run on to checkpoint A (recorded)."""
+        pid = self.b.spawn_traceme(self.targets.argv(mode, prog))
+        self.obs.alias(pid, name)
         st = self.b.last_spawn_status
         self.obs.note(f"exec stop: {status_text(st) if st is not None else 'no stop reported'}")
         if to_a:
@@ -177,10 +196,18 @@ class Dbg:
             self.wait(pid)
         return pid
 
-    def plain(self, mode: str = "attachee") -> int:
-        pid = self.b.spawn_plain(self.targets.argv(mode))
-        self.obs.alias(pid)
+    def plain(self, mode: str = "attachee", prog: str = "conf", name: str = "<pid>", settle: bool = True) -> int:
+        """An untraced child running `prog` `mode`, named `name`; with settle, once it sleeps."""
+        pid = self.b.spawn_plain(self.targets.argv(mode, prog), settle=settle)
+        self.obs.alias(pid, name)
         return pid
+
+    def learn(self, pid: int, kind: str = "child") -> str:
+        """Name a pid/tid learned from the tracee (Obs.learn) and have the backend reap it at
+        cleanup (a traced thread or an auto-attached child is ours to wait for)."""
+        if isinstance(pid, int) and pid > 0:
+            self.b.adopt(pid)
+        return self.obs.learn(pid, kind)
 
     # requests
     def pt(self, req: int, pid: int, addr: Any = 0, data: Any = 0, label: str | None = None) -> int:
@@ -250,7 +277,9 @@ class Dbg:
                     break
                 time.sleep(0.002)
         self.obs.wait(ret, status)
-        return status if ret == pid else -1
+        if ret > 0:  # a traced pid is ours to reap at cleanup; a dead one must not be signalled
+            (self.b.disown if os.WIFEXITED(status) or os.WIFSIGNALED(status) else self.b.adopt)(ret)
+        return status if ret == pid or (pid == -1 and ret > 0) else -1
 
     def run_to_b(self, pid: int) -> int:
         """From checkpoint A (or anywhere), CONT to the next stop, recorded."""
@@ -262,5 +291,5 @@ class Dbg:
         self.cont(pid)
         self.wait(pid)
 
-    def sym(self, name: str) -> int:
-        return self.targets.sym(name)
+    def sym(self, name: str, prog: str = "conf") -> int:
+        return self.targets.sym(name, prog)

@@ -17,6 +17,39 @@ checkpoint B, then `exit(0)` -- unless the body exits otherwise.  Modes:
   raise      kill(getpid(), SIGUSR1) through the raw system call
   segv       stores to address 16        exit7     exit(7)
   attachee   (untraced; for ATTACH) loops in pause(); after a SIGUSR1 it exits 10 + hits
+
+The second target, `modern`, serves the scenarios of the modern interface (scenarios_modern.py:
+options, event stops, SEIZE, threads, siginfo queues, regsets).  Its system calls are raw
+`syscall` instructions (no errno: its threads are bare clone() threads sharing the leader's TLS),
+so syscall stops are exactly the calls named here.  Modes that stop themselves first (as the
+debuggers' probe children do) raise SIGSTOP with kill(getpid()) right after the exec:
+
+  selfstop       SIGSTOP, exit 0              (gdb's EXITKILL probe)
+  forkprobe      SIGSTOP, fork(); the child exits 0, the parent waits and exits 0 (gdb <= 11)
+  nx             maps a RW page holding int3 at `nx_page`, SIGSTOP, returns into it (gdb)
+  sysinfo        SIGSTOP, chdir("", 0xbad1fed1..), gettid(0xcaf0bea0..), exit_group(0, 0xfac1c0d1..)
+  selfstop-exec  SIGSTOP, getpid, getppid, execve(self, "exit3")   (strace's startup child)
+  exit3          exit_group(3) at once       attachee   as in `conf`
+  rtqueue        blocks SIGUSR2, 40, 41; queues 40/0x1111, 41/0x2222, 40/0x3333 to the process,
+                 SIGUSR2 to the process, 40 (tgkill) and 41/0x4444 to the thread; A; unblocks; B
+  seccomp        a filter answering getppid with SECCOMP_RET_TRACE|0x1234; A; getppid -> r_call1,
+                 getppid -> r_call2; B
+Every other mode: A (int3), the body, B (int3), exit 0:
+  idle           nothing                      exit7      exit_group(7)
+  syscalls       chdir("", 0xbad1fed1..) -> r_call1, getpid -> r_call2, write(1000, &word, 8) -> r_call3
+  fork           fork(); the child exits 5; waitpid -> r_status1            (r_child1: its pid)
+  fork2          fork(); that child forks, its child exits 1, it exits 2; waitpid -> r_status1
+  vfork          vfork(); the child exits 6; waitpid -> r_status1
+  clone-proc     SIGCHLD blocked; clone(SIGCHLD) exits 9 -> r_status1, clone(exit signal 0) exits 8
+                 -> r_status2
+  exec           execve(self, "exit3")
+  thread         a clone() thread: gettid -> tids[0], int3, exit 21; the leader joins it
+  thread-exit    a thread that exits 21 at once; joined
+  threads3       two threads as in `thread` (exit 21 and 22), joined
+  threads-pause  two threads looping in pause(); the leader loops in pause() (never reaches B)
+  exit-group-threads  a thread in pause(); the leader: int3, exit_group(4)
+  exec-thread    a thread execs self "exit3"; the leader loops in pause()
+  restart        read() of an empty pipe -> r_call1 (SIGUSR1 has SA_RESTART, SIGUSR2 not)
 """
 
 from __future__ import annotations
@@ -27,7 +60,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["CONF", "Targets", "build"]
+__all__ = ["CONF", "MODERN", "Targets", "build"]
 
 CONF = r"""
 #include <signal.h>
@@ -115,6 +148,254 @@ int main(int argc, char **argv) {
 }
 """
 
+MODERN = r"""
+#define _GNU_SOURCE
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/futex.h>
+
+#define CP() __asm__ volatile("int3")
+
+extern char **environ;
+volatile long usr1_hits, usr2_hits, rt_hits;
+volatile long r_call1, r_call2, r_call3, r_status1, r_status2, r_child1, r_child2;
+volatile long tids[4];
+volatile int ctid[4];  /* the tid while thread i lives; the kernel clears it at its exit */
+volatile unsigned long nx_page;
+volatile unsigned long word = 0x1122334455667788UL;
+char rbuf[16];
+int pfd[2];
+static char stacks[4][65536] __attribute__((aligned(16)));
+static char *self;
+
+/* The raw system call: no errno (threads made with clone() share the leader's TLS), nothing
+   but the one `syscall` instruction. */
+static long rsys(long n, long a, long b, long c, long d, long e, long f) {
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+#define S0(n) rsys(n, 0, 0, 0, 0, 0, 0)
+#define S1(n, a) rsys(n, (long)(a), 0, 0, 0, 0, 0)
+#define S2(n, a, b) rsys(n, (long)(a), (long)(b), 0, 0, 0, 0)
+#define S3(n, a, b, c) rsys(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+
+static void on_usr1(int s) { (void)s; usr1_hits++; }
+static void on_usr2(int s) { (void)s; usr2_hits++; }
+static void on_rt(int s) { rt_hits += s; }
+
+static void selfstop(void) { S2(SYS_kill, S0(SYS_getpid), SIGSTOP); }
+
+static void exec_exit3(void) {
+    char *av[] = {self, "exit3", 0};
+    S3(SYS_execve, self, av, environ);
+}
+
+/* thread bodies: they return their exit code (glibc's clone() passes it to SYS_exit) */
+static int thr_cp(void *arg) { long i = (long)arg; tids[i] = S0(SYS_gettid); CP(); return 21 + (int)i; }
+static int thr_exit(void *arg) { long i = (long)arg; tids[i] = S0(SYS_gettid); return 21 + (int)i; }
+static int thr_pause(void *arg) { long i = (long)arg; tids[i] = S0(SYS_gettid); for (;;) S0(SYS_pause); return 0; }
+static int thr_exec(void *arg) { long i = (long)arg; tids[i] = S0(SYS_gettid); exec_exit3(); return 99; }
+static int proc_exit9(void *arg) { (void)arg; S1(SYS_exit_group, 9); return 0; }
+static int proc_exit8(void *arg) { (void)arg; S1(SYS_exit_group, 8); return 0; }
+
+static void spawn_thread(int i, int (*fn)(void *)) {
+    clone(fn, stacks[i] + sizeof stacks[i],
+          CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
+              CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID,
+          (void *)(long)i, (int *)&ctid[i], (void *)0, (int *)&ctid[i]);
+}
+
+static void join(int i) {
+    int v;
+    while ((v = ctid[i]) != 0) rsys(SYS_futex, (long)&ctid[i], FUTEX_WAIT, v, 0, 0, 0);
+}
+
+static void install_seccomp(void) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE | 0x1234),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof *f, f};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static void queue_self(int sig, long value, int thread) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = sig;
+    si.si_code = SI_QUEUE;
+    si.si_pid = S0(SYS_getpid);
+    si.si_uid = S0(SYS_getuid);
+    si.si_value.sival_ptr = (void *)value;
+    if (thread)
+        rsys(SYS_rt_tgsigqueueinfo, si.si_pid, S0(SYS_gettid), sig, (long)&si, 0, 0);
+    else
+        S3(SYS_rt_sigqueueinfo, si.si_pid, sig, &si);
+}
+
+int main(int argc, char **argv) {
+    const char *m = argc > 1 ? argv[1] : "idle";
+    struct sigaction sa;
+    int st;
+    self = argv[0];
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, 0);
+    sa.sa_handler = on_usr2;
+    sa.sa_flags = 0;
+    sigaction(SIGUSR2, &sa, 0);
+    sa.sa_handler = on_rt;
+    sigaction(38, &sa, 0);
+    sigaction(40, &sa, 0);
+    sigaction(41, &sa, 0);
+
+    if (!strcmp(m, "exit3")) {
+        S1(SYS_exit_group, 3);
+    } else if (!strcmp(m, "attachee")) {
+        for (;;) { S0(SYS_pause); if (usr1_hits) S1(SYS_exit_group, 10 + usr1_hits); }
+    } else if (!strcmp(m, "selfstop")) {          /* gdb's EXITKILL probe child */
+        selfstop();
+        S1(SYS_exit_group, 0);
+    } else if (!strcmp(m, "forkprobe")) {         /* gdb <= 11: linux_tracefork_child */
+        selfstop();
+        if (fork() == 0) _exit(0);
+        wait(&st);
+        _exit(0);
+    } else if (!strcmp(m, "nx")) {                /* gdb: linux_ptrace_test_ret_to_nx */
+        unsigned char *p = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        p[0] = 0xcc;
+        nx_page = (unsigned long)p;
+        selfstop();
+        __asm__ volatile("pushq %0\n\tret" : : "r"(p) : "memory");
+        _exit(1);
+    } else if (!strcmp(m, "sysinfo")) {           /* strace: test_ptrace_get_syscall_info */
+        selfstop();
+        rsys(SYS_chdir, (long)"", 0xbad1fed1L, 0xbad2fed2L, 0xbad3fed3L, 0xbad4fed4L, 0xbad5fed5L);
+        rsys(SYS_gettid, 0xcaf0bea0L, 0xcaf1bea1L, 0xcaf2bea2L, 0xcaf3bea3L, 0xcaf4bea4L, 0xcaf5bea5L);
+        rsys(SYS_exit_group, 0, 0xfac1c0d1L, 0xfac2c0d2L, 0xfac3c0d3L, 0xfac4c0d4L, 0xfac5c0d5L);
+    } else if (!strcmp(m, "selfstop-exec")) {     /* strace's startup child */
+        selfstop();
+        S0(SYS_getpid);
+        S0(SYS_getppid);
+        exec_exit3();
+        S1(SYS_exit_group, 1);
+    } else if (!strcmp(m, "rtqueue")) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR2);
+        sigaddset(&set, 40);
+        sigaddset(&set, 41);
+        sigprocmask(SIG_BLOCK, &set, 0);
+        queue_self(40, 0x1111, 0);
+        queue_self(41, 0x2222, 0);
+        queue_self(40, 0x3333, 0);
+        S2(SYS_kill, S0(SYS_getpid), SIGUSR2);
+        S3(SYS_tgkill, S0(SYS_getpid), S0(SYS_gettid), 40);
+        queue_self(41, 0x4444, 1);
+        CP();  /* A: five queued (three shared, two private), SIGUSR2 pending */
+        sigprocmask(SIG_UNBLOCK, &set, 0);
+        CP();  /* B */
+        S1(SYS_exit_group, 0);
+    } else if (!strcmp(m, "seccomp")) {
+        install_seccomp();
+        CP();
+        r_call1 = S0(SYS_getppid);
+        r_call2 = S0(SYS_getppid);
+        CP();
+        S1(SYS_exit_group, 0);
+    }
+    pipe(pfd);
+    CP();  /* checkpoint A */
+    if (!strcmp(m, "syscalls")) {
+        r_call1 = rsys(SYS_chdir, (long)"", 0xbad1fed1L, 0xbad2fed2L, 0xbad3fed3L, 0xbad4fed4L, 0xbad5fed5L);
+        r_call2 = S0(SYS_getpid);
+        r_call3 = S3(SYS_write, 1000, &word, 8);
+    } else if (!strcmp(m, "exit7")) {
+        S1(SYS_exit_group, 7);
+    } else if (!strcmp(m, "fork")) {
+        r_child1 = fork();
+        if (r_child1 == 0) _exit(5);
+        waitpid(r_child1, &st, 0);
+        r_status1 = st;
+    } else if (!strcmp(m, "fork2")) {
+        r_child1 = fork();
+        if (r_child1 == 0) {
+            pid_t g = fork();
+            if (g == 0) _exit(1);
+            waitpid(g, &st, 0);
+            _exit(WEXITSTATUS(st) + 1);
+        }
+        waitpid(r_child1, &st, 0);
+        r_status1 = st;
+    } else if (!strcmp(m, "vfork")) {
+        r_child1 = vfork();
+        if (r_child1 == 0) _exit(6);
+        waitpid(r_child1, &st, 0);
+        r_status1 = st;
+    } else if (!strcmp(m, "clone-proc")) {
+        /* the untraced child's SIGCHLD would come at any time: keep it pending */
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &chld, 0);
+        r_child1 = clone(proc_exit9, stacks[0] + sizeof stacks[0], SIGCHLD, 0);
+        r_child2 = clone(proc_exit8, stacks[1] + sizeof stacks[1], 0, 0);
+        waitpid(r_child1, &st, 0);
+        r_status1 = st;
+        waitpid(r_child2, &st, __WCLONE);
+        r_status2 = st;
+    } else if (!strcmp(m, "exec")) {
+        exec_exit3();
+    } else if (!strcmp(m, "thread")) {
+        spawn_thread(0, thr_cp);
+        join(0);
+    } else if (!strcmp(m, "thread-exit")) {
+        spawn_thread(0, thr_exit);
+        join(0);
+    } else if (!strcmp(m, "threads3")) {
+        spawn_thread(0, thr_cp);
+        spawn_thread(1, thr_cp);
+        join(0);
+        join(1);
+    } else if (!strcmp(m, "threads-pause")) {
+        spawn_thread(0, thr_pause);
+        spawn_thread(1, thr_pause);
+        for (;;) S0(SYS_pause);
+    } else if (!strcmp(m, "exit-group-threads")) {
+        spawn_thread(0, thr_pause);
+        CP();
+        S1(SYS_exit_group, 4);
+    } else if (!strcmp(m, "exec-thread")) {
+        spawn_thread(0, thr_exec);
+        for (;;) S0(SYS_pause);
+    } else if (!strcmp(m, "restart")) {
+        r_call1 = S3(SYS_read, pfd[0], rbuf, 8);
+    }
+    CP();  /* checkpoint B */
+    S1(SYS_exit_group, 0);
+    return 0;
+}
+"""
+
 _FLAGS = ("-static", "-no-pie", "-O0", "-fno-stack-protector")
 
 
@@ -156,7 +437,7 @@ def symbols(path: Path) -> dict[str, int]:
 class Targets:
     """The compiled targets of one run: `path(name)`, `sym(name, symbol)`, `argv(name, mode)`."""
 
-    SOURCES = {"conf": CONF}
+    SOURCES = {"conf": CONF, "modern": MODERN}
 
     def __init__(self) -> None:
         self._paths: dict[str, Path] = {}
