@@ -62,6 +62,7 @@ class Tracee:
     monitor: int = 0  # pid of the monitor process (ATTACH), 0 for a TRACEME child
     attach_stop: bool = False  # the next reported stop is the attach SIGSTOP
     reported: bool = False  # its monitor reported a stop and sits stopped until we resume
+    reported_stop: tuple[int, int] | None = None  # (pr_why, pr_what) of that stop
     stepping: bool = False
     options: int = 0  # PTRACE_SETOPTIONS bits
     eventmsg: int = 0  # PTRACE_GETEVENTMSG's word: the last event's message
@@ -442,6 +443,10 @@ def _resume(t: Tracee, sig: int, flags: int, once: int = 0) -> None:
     if t.interrupt:
         flags |= PCRUN_FLAGS.PRSTOP  # an INTERRUPT that came while it was stopped
         t.interrupt = False
+    if t.seized and why == PR_WHY.PR_JOBCONTROL:
+        # Running though its group is stopped: when SIGCONT ends the group stop, Linux notifies
+        # with PTRACE_EVENT_STOP before SIGCONT's own stop.
+        t.interrupt_at_wake = True
     msgs.append((PC.PCRUN, flags))
     t.lwpctl.write(encode_ctl("amd64", msgs))
     t.stepping = bool(flags & _PRSTEP)
@@ -547,7 +552,7 @@ def _attach_common(pid: int, seize: bool, options: int) -> Tracee:
         msgs.append((PC.PCSTOP, None))  # PCDSTOP would not wait: the stop must be there at once
     msgs += [(PC.PCSTRACE, _ALL_SIGNALS), (PC.PCSFAULT, _NO_FAULTS), (PC.PCUNSET, _PR_FORK),
              (PC.PCSET, _life_flags(options) | _PR_ASYNC), (PC.PCUNSET, _life_flags(options) ^ (_PR_RLC | _PR_KLC)),
-             (PC.PCSEXIT, _exit_set(options))]
+             (PC.PCSEXIT, _exit_set(options, seize))]
     try:
         t.lwpctl.write(encode_ctl("amd64", msgs))
     except OSError:
@@ -562,10 +567,11 @@ def _attach_common(pid: int, seize: bool, options: int) -> Tracee:
 _EXECVE_SET = sysset(SYSCALL_NUMBERS["amd64"]["execve"])
 
 
-def _exit_set(options: int) -> dict:
+def _exit_set(options: int, seized: bool) -> dict:
     """The exit set of a tracee that is not a TRACEME child: execve's exit makes the legacy
-    exec SIGTRAP stop, unless TRACEEXEC asks for the EXEC event instead."""
-    return sysset() if options & PTRACE_O.TRACEEXEC else _EXECVE_SET
+    exec SIGTRAP stop of an ATTACHed tracee, unless TRACEEXEC asks for the EXEC event instead;
+    a SEIZEd tracee has no legacy exec stop at all (Linux)."""
+    return sysset() if seized or options & PTRACE_O.TRACEEXEC else _EXECVE_SET
 
 
 def _life_flags(options: int) -> int:
@@ -637,7 +643,7 @@ def _listen(pid: int, addr: Any, data: Any, abi: str) -> int:
     t.listening = True
     t.interrupt = False
     # When the group stop ends (SIGCONT) Linux notifies the listener with PTRACE_EVENT_STOP
-    # before anything else: shown in place of the next real stop.
+    # before anything else: shown in place of SIGCONT's stop.
     t.interrupt_at_wake = True
     _monitor_go(t)
     return 0
@@ -684,7 +690,7 @@ def _setoptions(pid: int, addr: Any, data: int, abi: str) -> int:
     msgs: list = [(PCX.PCXSTOPFOROPT, _events(opts, _has_threads(t.pid))), (PC.PCSET, _life_flags(opts)),
                   (PC.PCUNSET, _life_flags(opts) ^ (_PR_RLC | _PR_KLC))]
     if not _traceme_child(t):
-        msgs.append((PC.PCSEXIT, _exit_set(opts)))
+        msgs.append((PC.PCSEXIT, _exit_set(opts, t.seized)))
     t.lwpctl.write(encode_ctl("amd64", msgs))
     t.options = opts
     return 0
@@ -848,6 +854,7 @@ REQUESTS: dict[int, _Handler] = {
     19: _setfpxregs,  # PTRACE_SETFPXREGS (i386)
     PTRACE.SYSCALL: _syscall,
     PTRACE.SETOPTIONS: _setoptions,
+    21: _setoptions,  # PTRACE_OLDSETOPTIONS (x86 keeps the old number as an alias)
     PTRACE.GETEVENTMSG: _geteventmsg,
     PTRACE.GETSIGINFO: _getsiginfo,
     PTRACE.SETSIGINFO: _setsiginfo,

@@ -16,7 +16,7 @@ import native_proc.client as npc
 from structs.codec import codec
 from structs.procfs import LWPSTATUS, SIGINFO, SIGINFO_VIEWS
 from structs.procfs_consts import PR_WHY, SOLARIS_P, SOLARIS_W
-from structs.signals import stol
+from structs.signals import ltos, stol
 
 from . import debugregs, monitor
 from . import ptrace as P
@@ -28,7 +28,7 @@ WNOHANG, WUNTRACED, WCONTINUED = 1, 2, 8
 _WNOTHREAD, _WALL, _WCLONE = 0x20000000, 0x40000000, 0x80000000
 _VALID = WNOHANG | WUNTRACED | WCONTINUED | _WNOTHREAD | _WALL | _WCLONE
 _CLD_EXITED, _CLD_KILLED, _CLD_DUMPED, _CLD_TRAPPED, _CLD_STOPPED, _CLD_CONTINUED = 1, 2, 3, 4, 5, 6
-_SIGTRAP, _SIGSTOP = 5, 19
+_SIGTRAP, _SIGSTOP, _SIGCONT = 5, 19, 18
 _TRACESYSGOOD = 1
 _SI = codec(SIGINFO["amd64"])
 _CLD = codec(SIGINFO_VIEWS["amd64"]["cld"])
@@ -76,8 +76,12 @@ def _stop_status(t: P.Tracee, snap: bytes) -> int:
     """The Linux stop status of a stopped tracee, from its lwpstatus (seed: lx_ptrace_wait)."""
     why, what = R.why_what(snap)
     if t.interrupt_at_wake and why != PR_WHY.PR_JOBCONTROL:
-        t.interrupt_at_wake, t.synthetic = False, True
-        return _INTERRUPT_STATUS
+        # The group stop ended (SIGCONT's stop) while its end was to be notified: the
+        # PTRACE_EVENT_STOP goes first, SIGCONT's stop is shown after the tracer resumes.
+        t.interrupt_at_wake = False
+        if (why, what) == (PR_WHY.PR_SIGNALLED, ltos(_SIGCONT)):
+            t.synthetic = True
+            return _INTERRUPT_STATUS
     if t.attach_stop:
         t.attach_stop = False
         if why == PR_WHY.PR_REQUESTED:
@@ -218,6 +222,9 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
     kept = _take_kept(pid, options)
     if kept is not None:
         return kept
+    cont = _continued_own_child(pid) if options & WCONTINUED else None
+    if cont is not None:
+        return cont
     idtype, id = _idtype(pid)
     sopts = SOLARIS_W.WEXITED | SOLARIS_W.WTRAPPED
     if options & WUNTRACED or any(t.monitor for t in P._tracees.values()):
@@ -229,9 +236,10 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
     while True:
         held = [t for t in P._tracees.values() if t.monitor and t.reported]
         for t in held:
-            if not _alive(t.pid):
-                # The target died while its monitor sat stopped after reporting: let the
-                # monitor see it (PCWSTOP -> ENOENT) so its exit carries the target's status.
+            if not _alive(t.pid) or _stop_of(t) != t.reported_stop:
+                # The target died, or stopped anew without a resume (SIGKILL at a stop reaches
+                # the EXIT event), while its monitor sat stopped after reporting: let the
+                # monitor look again (a new stop, or ENOENT and an exit with the status).
                 t.reported = False
                 monitor.resume(t.monitor)
         try:
@@ -241,7 +249,17 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
             continue
         if info is None:
             kept = _take_kept(pid, options)
-            return kept if kept is not None else (0, 0)
+            if kept is not None:
+                return kept
+            if _dying(pid):
+                # Already a zombie on the host, but its tracer (procd) reaps it first: Linux
+                # would report it now, so give that hand-over a moment.
+                try:
+                    info = npc.waitid(idtype, id, int(sopts & ~SOLARIS_W.WNOHANG), timeout=_QUIET_GRACE)
+                except TimeoutError:
+                    return 0, 0
+            if info is None:
+                return 0, 0
         r = _report(*_decode(info), options)
         if r is _QUIET and options & WNOHANG:
             # The exit it let go on is a moment away: a WNOHANG wait would just miss it.
@@ -266,6 +284,31 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
 
 
 _QUIET = _Report(0, 0, False, False)  # an EXIT event taken quietly (P.quiet_exit)
+
+
+def _dying(pid: int) -> bool:
+    """A tracee the wait covers has died on the host but is not reported yet."""
+    return any(not _alive(t.pid) for t in P._tracees.values() if pid <= 0 or t.tid == pid)
+
+
+def _continued_own_child(pid: int) -> tuple[int, int] | None:
+    """A SIGCONT that continued our own child, seized or attached (its wait otherwise goes
+    to its monitor): the host keeps that for us, the parent."""
+    t = P._tracees.get(pid)
+    if t is None or not t.monitor:
+        return None
+    try:
+        r = os.waitid(os.P_PID, pid, os.WCONTINUED | os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return (pid, 0xFFFF) if r is not None else None
+
+
+def _stop_of(t: P.Tracee) -> tuple[int, int] | None:
+    try:
+        return R.why_what(t.snapshot())
+    except OSError:
+        return None
 
 
 def _own_zombie(pid: int) -> bool:
@@ -310,6 +353,7 @@ def _report(rpid: int, code: int, sstatus: int, options: int) -> _Report | None:
             monitor.resume(t.monitor)  # spurious: the target is not stopped
             return None
         t.reported = True
+        t.reported_stop = R.why_what(snap)
         if P.quiet_exit(t, snap):
             return _QUIET
         return _Report(t.tid, _stop_status(t, snap), t.thread, False)
@@ -328,7 +372,7 @@ def _report(rpid: int, code: int, sstatus: int, options: int) -> _Report | None:
             group = _group_exit.get(t.pid)
             if group is None and lead is not None:
                 group = lead.exit_status
-            if group is None:
+            if group is None and not _alive(t.pid):
                 group = monitor.target_status(monitor.exit_code(t.pid))
             status = group if group is not None else t.exit_status
             _thread_group[t.tid] = t.pid

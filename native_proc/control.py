@@ -117,6 +117,17 @@ def pcrun(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -> None:
 
 def _run_one(e: Any, lwp: Lwp, stop_again: bool) -> None:
     if lwp.istop:
+        if stop_again and lwp.hstop is not None:
+            # PRSTOP: the host trap is armed before the LWP runs, so it stops again before it
+            # executes anything (a directive sent after the resume could come too late).
+            try:
+                tracing.interrupt(lwp.tid)
+            except OSError:
+                pass
+            e.run_lwp(lwp)
+            lwp.dstop = True
+            e.dirty.add(lwp)
+            return
         e.run_lwp(lwp)
     else:
         lwp.dstop = False  # merely directed: the directive is cancelled
