@@ -232,7 +232,7 @@ def test_decoders():
 
 
 class _NoSetOptions(HostBackend):
-    """The host, minus PTRACE_SETOPTIONS (as lx_ptrace is today)."""
+    """The host, minus PTRACE_SETOPTIONS (a backend that lacks a request)."""
 
     name = "host-without-setoptions"
 
@@ -249,27 +249,35 @@ class _NoSetOptions(HostBackend):
 def test_unimplemented_request_is_named_not_a_crash():
     rep = replay_session(TRACES / "gdb-break-finish", _NoSetOptions())
     ni = [(r.lineno, d.reason) for r in rep.results for d in r.diffs if d.kind == "not-implemented"]
-    assert ni == [(15, "PTRACE_SETOPTIONS not implemented yet (issue 6)"),
-                  (19, "PTRACE_SETOPTIONS not implemented yet (issue 6)")]
+    assert ni == [(15, "PTRACE_SETOPTIONS not implemented by this backend"),
+                  (19, "PTRACE_SETOPTIONS not implemented by this backend")]
     assert rep.passed, "\n".join(r.text() for r in rep.results if r.status == "differed")
 
 
 @needs_traces
-def test_lx_backend_replay_gdb_break_finish():
-    rep = replay_session(TRACES / "gdb-break-finish", "lx")
-    assert not rep.errors
-    assert rep.passed, "\n".join(r.text() for r in rep.results if r.status == "differed")
-    ni = {d.reason for r in rep.results for d in r.diffs if d.kind == "not-implemented"}
-    assert ni <= {f"PTRACE_{n} not implemented yet (issue 6)"
-                  for n in ("SETOPTIONS", "GETSIGINFO", "GETREGSET")} | {
-        "NT_X86_XSTATE is not offered by lx_ptrace yet (issue 6): EINVAL, gdb falls back"}
-    # the classic requests matched: registers, PEEKUSER of DR6, breakpoints through `as`
-    by_req = {}
-    for r in rep.results:
+@pytest.mark.parametrize("name", ["gdb-break-finish", "gdb-hw-watch", "strace-hello", "strace-follow-forks"])
+def test_lx_backend_replays_every_session_like_the_host(name):
+    """Issue 7: every recorded call through lx_ptrace, the lxbrand waits and native_proc's `as`
+    file matches the recording, or its difference is one the host backend shows too (the run,
+    not the translation): the same calls match and the same named differences appear."""
+    lx = replay_session(TRACES / name, "lx")
+    host = replay_session(TRACES / name, "host")
+    assert not lx.errors
+    assert lx.passed, "\n".join(r.text() for r in lx.results if r.status == "differed")
+    kinds = {d.kind for r in lx.results for d in r.diffs}
+    assert not kinds & {"not-implemented", "consequence", "unexplained"}
+    assert [(r.lineno, r.status) for r in lx.results] == [(r.lineno, r.status) for r in host.results]
+    # the modern requests real debuggers use were all exercised and matched
+    by_req: dict[str, set[str]] = {}
+    for r in lx.results:
         if r.call.startswith("ptrace("):
             by_req.setdefault(r.call.split(",")[0][7:], set()).add(r.status)
-    for req in ("PTRACE_GETREGS", "PTRACE_SETREGS", "PTRACE_PEEKUSER", "PTRACE_CONT", "PTRACE_SINGLESTEP"):
-        assert "differed" not in by_req[req]
+    assert "differed" not in set().union(*by_req.values())
+    wanted = {"gdb-break-finish": {"PTRACE_SETOPTIONS", "PTRACE_GETSIGINFO", "PTRACE_GETREGSET", "PTRACE_PEEKUSER"},
+              "gdb-hw-watch": {"PTRACE_POKEUSER", "PTRACE_GETSIGINFO"},
+              "strace-hello": {"PTRACE_SEIZE", "PTRACE_INTERRUPT", "PTRACE_LISTEN", "PTRACE_GET_SYSCALL_INFO"},
+              "strace-follow-forks": {"PTRACE_SEIZE", "PTRACE_GETEVENTMSG", "PTRACE_GET_SYSCALL_INFO"}}[name]
+    assert wanted <= set(by_req)
 
 
 def test_get_backend():

@@ -29,6 +29,7 @@ from structs.ptrace_consts import PTRACE
 __all__ = ["Obs", "scenario", "SCENARIOS", "Scenario", "Dbg", "REG_NAMES", "status_text", "errname",
            "signame"]
 
+_PID_REGS = frozenset({"rax", "rdi", "rsi", "eax", "ebx", "ecx"})
 REG_NAMES = ("r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax "
              "rip cs eflags rsp ss fs_base gs_base ds es fs gs").split()
 _REGS = struct.Struct("<27Q")
@@ -97,6 +98,12 @@ class Obs:
         if isinstance(v, int) and not isinstance(v, bool):
             if v in self.pids:
                 return self.pids[v]
+            return self._num(v)
+        return repr(v)
+
+    @staticmethod
+    def _num(v: Any) -> str:
+        if isinstance(v, int) and not isinstance(v, bool):
             return hex(v) if abs(v) > 9 else str(v)
         return repr(v)
 
@@ -130,7 +137,10 @@ class Obs:
             self.entries.append(f"{label} = None")
             return
         vol = sorted(set(volatile) & set(regs))
-        body = " ".join(f"{k}={self._v(v)}" for k, v in regs.items() if k not in vol)
+        # Only registers that can carry a pid (a call's result and first arguments) are named:
+        # another register that happens to equal a pid (an fd of 1000 ...) stays a number.
+        body = " ".join(f"{k}={self._v(v) if k in _PID_REGS else self._num(v)}"
+                        for k, v in regs.items() if k not in vol)
         self.entries.append(f"{label}: {body}" + (f" [not compared: {','.join(vol)}]" if vol else ""))
 
     def error(self, exc: BaseException) -> None:

@@ -3,7 +3,7 @@
 Each one is written once against the backend interface and records through `Dbg` (scenario.py).
 The target is `conf` (targets.py): exec stop, checkpoint A (int3), the mode's body, checkpoint B
 (int3), exit 0.  Requests of the modern interface (SETOPTIONS, GETSIGINFO, SEIZE, regsets ...)
-are issue 6 and are not used here.
+are in scenarios_modern.py.
 """
 
 from __future__ import annotations

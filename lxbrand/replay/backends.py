@@ -20,9 +20,9 @@ process_vm_*       native_proc.host.process_vm_*_iov            the `as` file, o
 TRACEME (child)    native_proc.host.ptrace(TRACEME)             lx_ptrace(TRACEME) (procd joined first)
 =================  ===========================================  =========================================
 
-`implemented(request)` tells the replay whether a backend knows a request at all; the lx side
-answers -EIO for the modern requests it does not implement yet (issue 6), and the replay names
-that, instead of treating it as a translation error.
+`implemented(request)` tells the replay whether a backend knows a request at all; a backend
+that answers -EIO to a request it lacks has that named ("not-implemented"), not treated as a
+translation error.  lx_ptrace now implements every request the recorded sessions use.
 """
 
 from __future__ import annotations

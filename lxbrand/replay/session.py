@@ -27,7 +27,8 @@ What happens
     code, not the debugger's), TSC values and AT_RANDOM-derived canaries (checked against this
     run's TSC window and auxv), the XSAVE size, device/inode numbers in maps, CPU time, a WNOHANG
     answer (timing: the replay waits, bounded, for the recorded event instead);
-  - ``not-implemented``: the backend answers -EIO to a request it does not know yet (lx, issue 6);
+  - ``not-implemented``: the backend answers -EIO to a request it does not know (a test backend
+    that lacks one; lx_ptrace implements all the sessions use);
   - ``consequence``: follows from such a request (a SEIZE that did not trace, an option that was
     not set), with the line it follows from;
   - ``unexplained``: anything else.  A session passes when no call has an unexplained difference.
@@ -1233,7 +1234,7 @@ class Replayer:
         if p.missing_options and os.WIFSTOPPED(rec_st & 0xFFFF):
             sig = (rec_st >> 8) & 0xFF
             ev = rec_st >> 16
-            why = f"SETOPTIONS at line {p.options_line} not implemented yet (issue 6)"
+            why = f"SETOPTIONS at line {p.options_line} not implemented by this backend"
             if sig == (SIGTRAP | 0x80) and p.missing_options & O_TRACESYSGOOD and \
                     live_st == (rec_st & ~0x8000):
                 d.kind, d.reason = "consequence", f"no PTRACE_O_TRACESYSGOOD: {why}"
@@ -1807,8 +1808,8 @@ class Replayer:
         if r != want:
             xstate = req in (0x4204, 0x4205) and addr == 0x202 and r == -errno.EINVAL
             if (r == -errno.EIO and not self.b.implemented(req)) or (xstate and self.b.name == "lx"):
-                why = (f"PTRACE_{name} not implemented yet (issue 6)" if not xstate else
-                       "NT_X86_XSTATE is not offered by lx_ptrace yet (issue 6): EINVAL, gdb falls back")
+                why = (f"PTRACE_{name} not implemented by this backend" if not xstate else
+                       "NT_X86_XSTATE is not offered by this backend: EINVAL, gdb falls back")
                 res.diffs.append(Diff("ret", _errtext(want), _errtext(r), "not-implemented", why))
                 self._unimplemented(p, rec, req, why)
                 return res
