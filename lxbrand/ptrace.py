@@ -532,6 +532,9 @@ def _attach_common(pid: int, seize: bool, options: int) -> Tracee:
         raise OSError(errno.EPERM, "cannot attach to self or init")
     if pid in _tracees:
         raise OSError(errno.EPERM, "already traced")
+    tgid = _tgid(pid)
+    if tgid != pid and any(x.pid == tgid for x in _tracees.values()):
+        return _attach_thread(pid, seize, options)
     try:
         with npc.open(f"{pid}/status") as f:
             st = _PST.decode(f.read())
@@ -561,6 +564,34 @@ def _attach_common(pid: int, seize: bool, options: int) -> Tracee:
     t.attach_stop = not seize
     t.monitor = monitor.spawn(t.lwpctl, t.pid)
     _tracees[pid] = t
+    return t
+
+
+def _tgid(tid: int) -> int:
+    try:
+        with open(f"/proc/{tid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("Tgid:"))
+    except (OSError, StopIteration, ValueError):
+        return tid
+
+
+def _attach_thread(tid: int, seize: bool, options: int) -> Tracee:
+    """ATTACH/SEIZE of another thread of a process we already trace (gdb attaches a threaded
+    process thread by thread): that LWP alone is stopped (ATTACH) and watched by a monitor."""
+    try:
+        t = _open_tracee(tid)
+    except OSError:
+        raise OSError(errno.ESRCH, "no such thread") from None
+    t.seized, t.options, t.thread = seize, options, True
+    try:
+        if not seize:
+            t.lwpctl.write(encode_ctl("amd64", [(PC.PCSTOP, None)]))
+    except OSError:
+        t.close()
+        raise OSError(errno.ESRCH, "cannot stop it") from None
+    t.attach_stop = not seize
+    t.monitor = monitor.spawn(t.lwpctl, t.pid)
+    _tracees[tid] = t
     return t
 
 

@@ -161,7 +161,8 @@ MODERN_NAMES = {
     "seize/no-sigstop-on-attach", "seize/errors",
     "syscall-info/entry-exit", "syscall-info/none-at-signal", "syscall-info/small-buffer",
     "syscall-info/seccomp", "peeksiginfo/queue", "peeksiginfo/errors", "regset/xstate",
-    "regset/xstate-set-short", "threads/wall", "threads/kill-thread-stop", "syscall/restart",
+    "regset/xstate-set-short", "threads/wall", "threads/kill-thread-stop", "threads/attach-each",
+    "syscall/restart",
 }
 
 

@@ -1407,3 +1407,28 @@ def syscall_restart(b, t):
     peek_var(d, pid, "usr1_hits")
     peek_var(d, pid, "usr2_hits")
     exit_via(d, pid)
+
+
+@scenario("threads/attach-each")
+def threads_attach_each(b, t):
+    """gdb's attach to a threaded process: ATTACH the leader, then every other thread found in
+    /proc/<pid>/task, each with its own SIGSTOP stop (waited for by tid with __WALL); the thread
+    sits in pause() (orig_rax 34); ATTACH of it again EPERM; DETACH each, and the process runs on
+    (SIGUSR1 to the leader -> exit 11)."""
+    d = Dbg(b, t)
+    pid = d.plain("attachee-threads", prog=M)
+    settle(pid, "S")
+    tid = next(int(x) for x in sorted(os.listdir(f"/proc/{pid}/task")) if int(x) != pid)
+    d.learn(tid, "thread")
+    d.pt(PTRACE.ATTACH, pid, 0, 0, "ATTACH(<pid>)")
+    wait_for(d, pid, WALL)
+    d.pt(PTRACE.ATTACH, tid, 0, 0, f"ATTACH({d.obs._v(tid)})")
+    wait_for(d, tid, WALL)
+    regs(d, tid, ("orig_rax",))
+    d.pt(PTRACE.ATTACH, tid, 0, 0, f"ATTACH({d.obs._v(tid)}) again")
+    setopt(d, tid, 0x3F)
+    cont(d, tid, 0, PTRACE.DETACH)
+    cont(d, pid, 0, PTRACE.DETACH)
+    # to the leader itself: a process-directed SIGUSR1 may wake the thread, which sleeps on
+    d.obs.call("tgkill(<pid>, <pid>, SIGUSR1)", d.b.tgkill(pid, pid, signal.SIGUSR1))
+    wait_for(d, pid)

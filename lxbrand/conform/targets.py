@@ -48,6 +48,7 @@ Every other mode: A (int3), the body, B (int3), exit 0:
   threads3       two threads as in `thread` (exit 21 and 22), joined
   threads-pause  two threads looping in pause(); the leader loops in pause() (never reaches B)
   exit-group-threads  a thread in pause(); the leader: int3, exit_group(4)
+  attachee-threads  a thread in pause(), the leader as attachee (for gdb's thread-by-thread attach)
   exec-thread    a thread execs self "exit3"; the leader loops in pause()
   restart        read() of an empty pipe -> r_call1 (SIGUSR1 has SA_RESTART, SIGUSR2 not)
 """
@@ -271,6 +272,10 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "exit3")) {
         S1(SYS_exit_group, 3);
     } else if (!strcmp(m, "attachee")) {
+        for (;;) { S0(SYS_pause); if (usr1_hits) S1(SYS_exit_group, 10 + usr1_hits); }
+    } else if (!strcmp(m, "attachee-threads")) {  /* a thread in pause(), then as attachee */
+        spawn_thread(0, thr_pause);
+        while (!tids[0]) S0(SYS_sched_yield);
         for (;;) { S0(SYS_pause); if (usr1_hits) S1(SYS_exit_group, 10 + usr1_hits); }
     } else if (!strcmp(m, "selfstop")) {          /* gdb's EXITKILL probe child */
         selfstop();
