@@ -556,14 +556,26 @@ def _attach_common(pid: int, seize: bool, options: int) -> Tracee:
     msgs += [(PC.PCSTRACE, _ALL_SIGNALS), (PC.PCSFAULT, _NO_FAULTS), (PC.PCUNSET, _PR_FORK),
              (PC.PCSET, _life_flags(options) | _PR_ASYNC), (PC.PCUNSET, _life_flags(options) ^ (_PR_RLC | _PR_KLC)),
              (PC.PCSEXIT, _exit_set(options, seize))]
+    _take(t, msgs, errno.EPERM)
+    return _enlist(t, attach_stop=not seize)
+
+
+def _take(t: Tracee, msgs: list, err: int) -> None:
+    """The control writes that make `t` a tracee; on failure nothing is kept open."""
     try:
-        t.lwpctl.write(encode_ctl("amd64", msgs))
+        if msgs:
+            t.lwpctl.write(encode_ctl("amd64", msgs))
     except OSError:
         t.close()
-        raise OSError(errno.EPERM, "cannot stop it") from None
-    t.attach_stop = not seize
+        raise OSError(err, "cannot take it") from None
+
+
+def _enlist(t: Tracee, attach_stop: bool) -> Tracee:
+    """A tracee that is not our TRACEME child: watched by a monitor of its own (the seed's
+    design), its first stop shown as the attach stop when `attach_stop`."""
+    t.attach_stop = attach_stop
     t.monitor = monitor.spawn(t.lwpctl, t.pid)
-    _tracees[pid] = t
+    _tracees[t.tid] = t
     return t
 
 
@@ -583,16 +595,8 @@ def _attach_thread(tid: int, seize: bool, options: int) -> Tracee:
     except OSError:
         raise OSError(errno.ESRCH, "no such thread") from None
     t.seized, t.options, t.thread = seize, options, True
-    try:
-        if not seize:
-            t.lwpctl.write(encode_ctl("amd64", [(PC.PCSTOP, None)]))
-    except OSError:
-        t.close()
-        raise OSError(errno.ESRCH, "cannot stop it") from None
-    t.attach_stop = not seize
-    t.monitor = monitor.spawn(t.lwpctl, t.pid)
-    _tracees[tid] = t
-    return t
+    _take(t, [] if seize else [(PC.PCSTOP, None)], errno.ESRCH)
+    return _enlist(t, attach_stop=not seize)
 
 
 _EXECVE_SET = sysset(SYSCALL_NUMBERS["amd64"]["execve"])
@@ -692,9 +696,7 @@ def adopt(parent: Tracee, child: int, thread: bool) -> Tracee | None:
     except OSError:
         return None  # gone already: its exit is nobody's to report but its parent's
     t.seized, t.options, t.thread, t.auto = parent.seized, parent.options, thread, True
-    t.attach_stop = True
-    t.monitor = monitor.spawn(t.lwpctl, t.pid)
-    _tracees[child] = t
+    _enlist(t, attach_stop=True)
     if thread and not parent.options & PTRACE_O.TRACEEXIT:
         try:  # from now on a thread's exit code is caught at its EXIT event (quiet_exit)
             parent.lwpctl.write(encode_ctl("amd64", [(PCX.PCXSTOPFOROPT, _events(parent.options, True))]))

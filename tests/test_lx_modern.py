@@ -404,6 +404,16 @@ int main(void) {
 """
 
 
+def _until_paused(pid: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/syscall") as f:
+            if f.read().split()[0] == "34":  # pause
+                return
+        time.sleep(0.001)
+    raise AssertionError("the target did not return to pause()")
+
+
 def test_setsiginfo_reaches_the_handler_like_the_host(kids):
     """SETSIGINFO's siginfo is the one the tracee's SA_SIGINFO handler receives; a signal the
     tracer injects in place of the stop's own arrives as SI_USER from the tracer."""
@@ -418,6 +428,9 @@ def test_setsiginfo_reaches_the_handler_like_the_host(kids):
         api.ptrace(PTRACE.SETSIGINFO, pid, 0, new)
         api.ptrace(PTRACE.CONT, pid, 0, signal.SIGUSR1)
         out.append(_readline(r))
+        # Back in pause() first: a SIGUSR1 injected while its handler still runs is blocked,
+        # re-queued, and stops the tracee once more instead of printing (Linux and lx alike).
+        _until_paused(pid)
         os.kill(pid, signal.SIGUSR2)
         assert api.wait4(pid) == (pid, (signal.SIGUSR2 << 8) | 0x7F)
         api.ptrace(PTRACE.CONT, pid, 0, signal.SIGUSR1)  # injected in place of SIGUSR2
