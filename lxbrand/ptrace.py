@@ -812,18 +812,17 @@ def stop_siginfo(t: Tracee) -> bytes:
 
 def _getsiginfo(pid: int, addr: Any, data: Any, abi: str) -> int:
     t = _stopped(pid)
-    if abi != "amd64":
-        raise OSError(errno.EIO, "the compat siginfo is not supported yet")
-    caller.write(data, stop_siginfo(t))
+    info = stop_siginfo(t)
+    caller.write(data, info if abi == "amd64" else SI.to_compat(info))  # i386: compat_siginfo_t
     return 0
 
 
 def _setsiginfo(pid: int, addr: Any, data: Any, abi: str) -> int:
     t = _stopped(pid)
-    if abi != "amd64":
-        raise OSError(errno.EIO, "the compat siginfo is not supported yet")
     stop_siginfo(t)  # EINVAL where Linux has no siginfo to replace
     lin = caller.read(data, SI.SIZE)
+    if abi != "amd64":
+        lin = SI.from_compat(lin)
     why, _ = R.why_what(t.snapshot())
     if why == PR_WHY.PR_SIGNALLED:
         sig = int.from_bytes(lin[:4], "little", signed=True)

@@ -73,15 +73,22 @@ def _unit(nt: int, abi: str) -> int:
     return _XSTATE_UNIT if nt == NT.X86_XSTATE else P._WORD[abi]
 
 
-def _regset(t: P.Tracee, nt: int, abi: str) -> bytes:
+def _view(snap: bytes) -> str:
+    """The regset view Linux gives: the tracee's (task_user_regset_view), whoever asks; a
+    32-bit process runs with the compat code segment 0x23."""
+    return "i386" if R.linux_regs(snap)[17] == 0x23 else "amd64"
+
+
+def _regset(t: P.Tracee, nt: int) -> bytes:
     if nt == NT.X86_XSTATE:
         return _xregs(t)
     snap = t.snapshot()
+    view = _view(snap)
     if nt == NT.PRSTATUS:
-        return R.pack(abi, R.linux_regs(snap))
+        return R.pack(view, R.linux_regs(snap))
     if nt == NT.PRFPREG:
         fx = snap[P._OFF_FPREG:P._OFF_FPREG + 512]
-        return fx if abi == "amd64" else P._fsave(fx)
+        return fx if view == "amd64" else P._fsave(fx)
     raise OSError(errno.EINVAL, "unsupported regset")
 
 
@@ -96,9 +103,9 @@ def _put_iov_len(data: Any, abi: str, base: int, n: int) -> None:
 def _regset_io(pid: int, addr: int, data: Any, abi: str) -> tuple[P.Tracee, int, bytes, int]:
     """GETREGSET/SETREGSET's common part: (tracee, iov_base, the regset now, bytes to move)."""
     t = P._stopped(pid)
-    base, length = _iov(data, abi)
-    full = _regset(t, addr, abi)
-    if length % _unit(addr, abi):
+    base, length = _iov(data, abi)  # the iovec is the caller's; the regset the tracee's view
+    full = _regset(t, addr)
+    if length % _unit(addr, _view(t.snapshot())):
         raise OSError(errno.EINVAL, "iov_len is not a multiple of the regset's unit")
     return t, base, full, min(length, len(full))
 
@@ -119,11 +126,13 @@ def setregset(pid: int, addr: int, data: Any, abi: str) -> int:
     t, base, full, n = _regset_io(pid, addr, data, abi)
     new = caller.read(base, n) if n else b""
     snap = t.snapshot()
+    view = _view(snap)
     if addr == NT.PRSTATUS:
         if n:
-            P._write_regs(t, abi, new + full[n:], snap, R.linux_regs(snap))
+            P._write_regs(t, view, new + full[n:], snap, R.linux_regs(snap))
     else:  # NT_PRFPREG: Linux's xfpregs_set takes only the whole fxsave image
-        if abi != "amd64" or n != 512:
+        if view != "amd64" or n != 512:
+            # (the i386 view's fsave image is not converted back: documented)
             raise OSError(errno.EINVAL, "partial FP regset write")
         if int.from_bytes(new[24:28], "little") & ~0xFFFF:
             raise OSError(errno.EINVAL, "reserved MXCSR bits")

@@ -67,7 +67,7 @@ from . import caller
 from . import ptrace as P
 from . import regs as R
 
-__all__ = ["get_syscall_info", "peeksiginfo", "compat_siginfo"]
+__all__ = ["get_syscall_info", "peeksiginfo"]
 
 # -- PTRACE_GET_SYSCALL_INFO --------------------------------------------------------------------
 
@@ -224,61 +224,4 @@ def peeksiginfo(pid: int, addr: Any, data: Any, abi: str) -> int:
 def _linux(sol: bytes, abi: str) -> bytes:
     # A queued trap keeps its own si_addr (to_linux would put the pc of the stop there).
     lin = SI.to_linux(sol, int.from_bytes(sol[16:24], "little"))
-    return lin if abi == "amd64" else compat_siginfo(lin)
-
-
-# -- the compat siginfo_t an i386 caller sees ---------------------------------------------------
-
-_SI_KERNEL, _SI_TIMER, _SI_SIGIO = 0x80, -2, -5
-# signal -> (highest si_code with a signal-specific layout, that layout)  (kernel sig_sicodes)
-_SIG_CODES = {4: (11, "fault"), 8: (15, "fault"), 11: (10, "fault"), 7: (5, "fault"), 5: (6, "fault"),
-              17: (6, "chld"), 29: (6, "poll"), 31: (2, "sys")}
-_NSIGPOLL = 6
-# layout -> fields (amd64 offset, i386 offset, bytes copied): compat narrows longs and pointers
-# to their low 4 bytes.
-_COMPAT_FIELDS: dict[str, tuple[tuple[int, int, int], ...]] = {
-    "kill": ((16, 12, 4), (20, 16, 4)),
-    "timer": ((16, 12, 4), (20, 16, 4), (24, 20, 4)),
-    "rt": ((16, 12, 4), (20, 16, 4), (24, 20, 4)),
-    "poll": ((16, 12, 4), (24, 16, 4)),
-    "fault": ((16, 12, 4),),
-    "mceerr": ((16, 12, 4), (24, 16, 2)),
-    "bnderr": ((16, 12, 4), (32, 20, 4), (40, 24, 4)),
-    "pkuerr": ((16, 12, 4), (32, 20, 4)),
-    "perf": ((16, 12, 4), (32, 20, 4), (40, 24, 4), (44, 28, 4)),
-    "chld": ((16, 12, 4), (20, 16, 4), (24, 20, 4), (32, 24, 4), (40, 28, 4)),
-    "sys": ((16, 12, 4), (24, 16, 4), (28, 20, 4)),
-}
-
-
-def _layout(sig: int, code: int) -> str:
-    """The kernel's siginfo_layout()."""
-    if 0 < code < _SI_KERNEL:
-        limit, layout = _SIG_CODES.get(sig, (0, ""))
-        if code <= limit:
-            if sig == 7 and code in (4, 5):
-                return "mceerr"  # BUS_MCEERR_AR / _AO
-            if sig == 11 and code == 3:
-                return "bnderr"
-            if sig == 11 and code == 4:
-                return "pkuerr"
-            if sig == 5 and code == 6:
-                return "perf"  # TRAP_PERF
-            return layout
-        return "poll" if code <= _NSIGPOLL else "kill"
-    if code == _SI_TIMER:
-        return "timer"
-    if code == _SI_SIGIO:
-        return "poll"
-    return "rt" if code < 0 else "kill"
-
-
-def compat_siginfo(lin: bytes) -> bytes:
-    """The i386 (compat_siginfo_t) form of an amd64 Linux siginfo_t, field by field as the
-    kernel's copy_siginfo_to_external32 makes it for a 32-bit caller."""
-    sig, err, code = struct.unpack_from("<iii", lin)
-    out = bytearray(_LIN_SIZE)
-    struct.pack_into("<iii", out, 0, sig, err, code)
-    for src, dst, n in _COMPAT_FIELDS[_layout(sig, code)]:
-        out[dst:dst + n] = lin[src:src + n]
-    return bytes(out)
+    return lin if abi == "amd64" else SI.to_compat(lin)

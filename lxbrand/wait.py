@@ -16,6 +16,7 @@ import native_proc.client as npc
 from structs.codec import codec
 from structs.procfs import LWPSTATUS, SIGINFO, SIGINFO_VIEWS
 from structs.procfs_consts import PR_WHY, SOLARIS_P, SOLARIS_W
+from structs.ptrace_consts import PTRACE_EVENT
 from structs.signals import ltos, stol
 
 from . import debugregs, monitor
@@ -65,10 +66,9 @@ def _linux_status(code: int, sstatus: int) -> int:
     return (stol(sstatus) << 8) | 0x7F  # CLD_TRAPPED, CLD_STOPPED
 
 
-_EVENT_STOP = 0x80 << 16  # PTRACE_EVENT_STOP << 8, in the status
+_EVENT_STOP = PTRACE_EVENT.STOP << 16  # in the status: SIGTRAP | PTRACE_EVENT_STOP << 8, << 8
 _INTERRUPT_STATUS = _EVENT_STOP | (_SIGTRAP << 8) | 0x7F  # 0x80057f
-_FORKS = (1, 2, 3)  # PTRACE_EVENT_FORK, VFORK, CLONE
-_EVENT_EXEC, _EVENT_EXIT = 4, 6
+_FORKS = (PTRACE_EVENT.FORK, PTRACE_EVENT.VFORK, PTRACE_EVENT.CLONE)
 _QUIET_GRACE = 0.5  # seconds a WNOHANG wait gives an exit it just let go on
 
 
@@ -117,9 +117,9 @@ def _event_status(t: P.Tracee, snap: bytes, event: int) -> int:
         except OSError:
             pid = msg
         P.adopt(t, msg, thread=pid == t.pid and msg != t.pid)
-    elif event == _EVENT_EXIT:
+    elif event == PTRACE_EVENT.EXIT:
         t.exit_status = msg
-    elif event == _EVENT_EXEC and msg != t.tid:
+    elif event == PTRACE_EVENT.EXEC and msg != t.tid:
         # A thread other than the leader exec'd: it carries on as the leader (this tracee) and
         # its former tid is gone without a report (Linux).
         former = P._tracees.get(msg)

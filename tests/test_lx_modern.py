@@ -439,3 +439,29 @@ def test_setsiginfo_reaches_the_handler_like_the_host(kids):
     assert seen[Lx] == seen[host]
     assert seen[Lx][0] == b"10 -1 4242 43981\n"
     assert seen[Lx][1].startswith(b"10 0 <tracer>")
+
+
+def test_siginfo_for_an_i386_caller(kids):
+    """An i386 caller's GETSIGINFO is the compat_siginfo_t of what an amd64 caller gets (the
+    layouts are checked against gcc -m32 in test_linux_layouts), and SETSIGINFO takes one."""
+    from structs.codec import codec
+    from structs.linux_siginfo import SIGINFO, SIGINFO_VIEWS
+
+    pid, r = kids(LXT)
+    _run_ready(Lx, pid, r)
+    os.kill(pid, signal.SIGUSR1)
+    assert lx_wait4(pid) == (pid, (signal.SIGUSR1 << 8) | 0x7F)
+    b64, b32 = bytearray(128), bytearray(128)
+    assert lx_ptrace(PTRACE.GETSIGINFO, pid, 0, b64) == 0
+    assert lx_ptrace(PTRACE.GETSIGINFO, pid, 0, b32, abi="i386") == 0
+    s64, s32 = codec(SIGINFO["amd64"]).decode(bytes(b64)), codec(SIGINFO["i386"]).decode(bytes(b32))
+    assert (s32["si_signo"], s32["si_errno"], s32["si_code"]) == (s64["si_signo"], s64["si_errno"], s64["si_code"])
+    k64 = codec(SIGINFO_VIEWS["amd64"]["kill"]).decode(s64["_sifields"])
+    k32 = codec(SIGINFO_VIEWS["i386"]["kill"]).decode(s32["_sifields"])
+    assert (k32["si_pid"], k32["si_uid"]) == (k64["si_pid"], k64["si_uid"]) == (os.getpid(), os.getuid())
+    # SETSIGINFO in the compat form, read back in the amd64 one
+    struct.pack_into("<iiiiI", b32, 0, signal.SIGUSR1, 0, -1, 4242, 7)  # SI_QUEUE from 4242
+    assert lx_ptrace(PTRACE.SETSIGINFO, pid, 0, b32, abi="i386") == 0
+    assert lx_ptrace(PTRACE.GETSIGINFO, pid, 0, b64) == 0
+    assert SI.unpack_from(b64) == (signal.SIGUSR1, 0, -1, 4242, 7)
+    assert lx_ptrace(PTRACE.GETSIGINFO, pid, 0, 8, abi="i386") == -errno.EFAULT

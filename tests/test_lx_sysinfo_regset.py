@@ -746,8 +746,6 @@ def test_xstate_setregset_like_the_host(twins):
     assert got[LX][11] == got[LX][12] == b"\x11" * 16
 
 
-@pytest.mark.xfail(strict=True, reason="docs/limitations.md: lx picks the NT_PRSTATUS/NT_PRFPREG "
-                   "layout by the caller's ABI, Linux by the tracee's")
 def test_regset_view_follows_the_tracee(twins):
     got = {}
     for api, pid in twins("syscalls", "32"):
