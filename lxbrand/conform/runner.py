@@ -156,6 +156,7 @@ def run(scenarios: Iterable[Scenario] | None = None, *, pattern: str | None = No
         progress: Callable[[Result], None] | None = None, timeout: float = TIMEOUT) -> Report:
     importlib.import_module(f"{__package__}.scenarios")  # registers the scenarios
     importlib.import_module(f"{__package__}.scenarios_modern")  # ... and those of the modern interface
+    importlib.import_module(f"{__package__}.scenarios_i386")  # ... and those of the i386 caller
 
     pool = list(scenarios) if scenarios is not None else list(SCENARIOS.values())
     chosen = select(pattern, pool)

@@ -51,6 +51,11 @@ Every other mode: A (int3), the body, B (int3), exit 0:
   attachee-threads  a thread in pause(), the leader as attachee (for gdb's thread-by-thread attach)
   exec-thread    a thread execs self "exit3"; the leader loops in pause()
   restart        read() of an empty pipe -> r_call1 (SIGUSR1 has SA_RESTART, SIGUSR2 not)
+
+The i386 caller's scenarios (scenarios_i386.py) use `user32` (built with -m32) and `user32-64`
+(the same source, 64-bit): x87 stack 1, pi, log2(10) and xmm0..7 = 00 01 .. 7f loaded, A (int3),
+the body ("count": counter += 3; "idle": nothing), B (int3), exit 0; and `tracer32` (-m32), the
+32-bit tracer that is their reference (its commands are described at TRACER32 below).
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["CONF", "MODERN", "Targets", "build"]
+__all__ = ["CONF", "MODERN", "USER32", "TRACER32", "Targets", "build"]
 
 CONF = r"""
 #include <signal.h>
@@ -401,6 +406,137 @@ int main(int argc, char **argv) {
 }
 """
 
+USER32 = r"""
+#include <string.h>
+#include <stdlib.h>
+
+#define CP() __asm__ volatile("int3")
+
+volatile unsigned long counter;
+unsigned char xmmin[8][16];
+
+int main(int argc, char **argv) {
+    const char *m = argc > 1 ? argv[1] : "idle";
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 16; j++) xmmin[i][j] = (unsigned char)(0x10 * i + j);
+    /* a known x87 and SSE state: three values on the x87 stack, xmm0..7 from xmmin */
+    __asm__ volatile("fninit\n\tfld1\n\tfldpi\n\tfldl2t" ::: "memory");
+    __asm__ volatile("movdqu %0, %%xmm0\n\tmovdqu %1, %%xmm1\n\tmovdqu %2, %%xmm2\n\tmovdqu %3, %%xmm3"
+                     :: "m"(xmmin[0]), "m"(xmmin[1]), "m"(xmmin[2]), "m"(xmmin[3]));
+    __asm__ volatile("movdqu %0, %%xmm4\n\tmovdqu %1, %%xmm5\n\tmovdqu %2, %%xmm6\n\tmovdqu %3, %%xmm7"
+                     :: "m"(xmmin[4]), "m"(xmmin[5]), "m"(xmmin[6]), "m"(xmmin[7]));
+    CP();  /* checkpoint A */
+    if (!strcmp(m, "count")) counter += 3;
+    CP();  /* checkpoint B */
+    exit(0);
+}
+"""
+
+# The host side of the "user32" scenarios: a 32-bit tracer (gcc -m32 -static) making the calls
+# through the kernel's compat ptrace.  argv: TARGET MODE CMD...  It forks, the child sets
+# personality(ADDR_NO_RANDOMIZE), TRACEMEs and execve()s TARGET MODE with the conformance
+# environment; the tracer waits for the exec stop ("exec STATUS"), then prints one raw line per
+# command (numbers in hex, in the commands too, results as the raw call's 0 or -errno; scenarios_i386.py renders them):
+#   wait                    wait STATUS | wait -ERRNO
+#   cont[:SIG]  kill        cont SIG R  | kill R
+#   peekuser:OFF            peekuser OFF R WORD|-
+#   pokeuser:OFF:VAL        pokeuser OFF VAL R
+#   getregs                 getregs R W0 .. W16 (user_regs_struct, 17 words)
+#   setregs:IDX:VAL         setregs IDX VAL R   (GETREGS, word IDX = VAL, SETREGS)
+#   getfpregs               getfpregs R HEX108  (the fsave image)
+#   setfpregs:OFF:VAL       setfpregs OFF VAL R (GETFPREGS, 32-bit word at byte OFF = VAL, SETFPREGS)
+#   getfpxregs              getfpxregs R HEX512 (request 18)
+#   setfpxregs:OFF:VAL      setfpxregs OFF VAL R (request 18, word at OFF = VAL, request 19)
+# At the end the target is killed and reaped.
+TRACER32 = r"""
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/personality.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+static unsigned char buf[4096];
+static long rq(long req, pid_t pid, unsigned long addr, unsigned long data) {
+    errno = 0;
+    long r = ptrace(req, pid, (void *)addr, (void *)data);
+    return r == -1 && errno ? -errno : r;
+}
+static void hex(const unsigned char *p, int n) { for (int i = 0; i < n; i++) printf("%02x", p[i]); }
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *args[] = {argv[1], argv[2], 0};
+        char *env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", 0};
+        personality(ADDR_NO_RANDOMIZE);
+        if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0) _exit(100);
+        execve(argv[1], args, env);
+        _exit(127);
+    }
+    int st = 0;
+    printf("pid %d\n", (int)pid);
+    printf("exec 0x%x\n", waitpid(pid, &st, 0) == pid ? st : -1);
+    for (int i = 3; i < argc; i++) {
+        char *c = argv[i];
+        unsigned long a = 0, b = 0;
+        long r;
+        if (!strcmp(c, "wait")) {
+            r = waitpid(pid, &st, __WALL);
+            if (r == pid) printf("wait 0x%x\n", st); else printf("wait %ld\n", -(long)errno);
+        } else if (!strcmp(c, "cont") || sscanf(c, "cont:%lx", &a) == 1) {
+            printf("cont 0x%lx %ld\n", a, rq(PTRACE_CONT, pid, 0, a));
+        } else if (!strcmp(c, "kill")) {
+            printf("kill %ld\n", rq(PTRACE_KILL, pid, 0, 0));
+        } else if (sscanf(c, "peekuser:%lx", &a) == 1) {
+            errno = 0;
+            long w = ptrace(PTRACE_PEEKUSER, pid, (void *)a, 0);
+            r = w == -1 && errno ? -errno : 0;
+            if (r == 0) printf("peekuser 0x%lx 0 0x%lx\n", a, (unsigned long)w);
+            else printf("peekuser 0x%lx %ld -\n", a, r);
+        } else if (sscanf(c, "pokeuser:%lx:%lx", &a, &b) == 2) {
+            printf("pokeuser 0x%lx 0x%lx %ld\n", a, b, rq(PTRACE_POKEUSER, pid, a, b));
+        } else if (!strcmp(c, "getregs")) {
+            unsigned int w[17];
+            memset(w, 0xaa, sizeof w);
+            r = rq(PTRACE_GETREGS, pid, 0, (unsigned long)w);
+            printf("getregs %ld", r);
+            for (int k = 0; k < 17; k++) printf(" 0x%x", w[k]);
+            printf("\n");
+        } else if (sscanf(c, "setregs:%lx:%lx", &a, &b) == 2) {
+            unsigned int w[17];
+            r = rq(PTRACE_GETREGS, pid, 0, (unsigned long)w);
+            if (r == 0 && a < 17) { w[a] = (unsigned int)b; r = rq(PTRACE_SETREGS, pid, 0, (unsigned long)w); }
+            printf("setregs 0x%lx 0x%lx %ld\n", a, b, r);
+        } else if (!strcmp(c, "getfpregs")) {
+            memset(buf, 0xaa, 108);
+            r = rq(PTRACE_GETFPREGS, pid, 0, (unsigned long)buf);
+            printf("getfpregs %ld ", r); hex(buf, 108); printf("\n");
+        } else if (sscanf(c, "setfpregs:%lx:%lx", &a, &b) == 2) {
+            r = rq(PTRACE_GETFPREGS, pid, 0, (unsigned long)buf);
+            if (r == 0 && a + 4 <= 108) { memcpy(buf + a, &b, 4); r = rq(PTRACE_SETFPREGS, pid, 0, (unsigned long)buf); }
+            printf("setfpregs 0x%lx 0x%lx %ld\n", a, b, r);
+        } else if (!strcmp(c, "getfpxregs")) {
+            memset(buf, 0xaa, 512);
+            r = rq(18, pid, 0, (unsigned long)buf);
+            printf("getfpxregs %ld ", r); hex(buf, 512); printf("\n");
+        } else if (sscanf(c, "setfpxregs:%lx:%lx", &a, &b) == 2) {
+            r = rq(18, pid, 0, (unsigned long)buf);
+            if (r == 0 && a + 4 <= 512) { memcpy(buf + a, &b, 4); r = rq(19, pid, 0, (unsigned long)buf); }
+            printf("setfpxregs 0x%lx 0x%lx %ld\n", a, b, r);
+        } else {
+            printf("? %s\n", c);
+        }
+        fflush(stdout);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, __WALL);
+    return 0;
+}
+"""
+
 _FLAGS = ("-static", "-no-pie", "-O0", "-fno-stack-protector")
 
 
@@ -442,7 +578,8 @@ def symbols(path: Path) -> dict[str, int]:
 class Targets:
     """The compiled targets of one run: `path(name)`, `sym(name, symbol)`, `argv(name, mode)`."""
 
-    SOURCES = {"conf": CONF, "modern": MODERN}
+    SOURCES = {"conf": CONF, "modern": MODERN, "user32": USER32, "user32-64": USER32, "tracer32": TRACER32}
+    FLAGS = {"user32": _FLAGS + ("-m32",), "tracer32": _FLAGS + ("-m32",)}  # the others: _FLAGS
 
     def __init__(self) -> None:
         self._paths: dict[str, Path] = {}
@@ -450,7 +587,7 @@ class Targets:
 
     def path(self, name: str = "conf") -> str:
         if name not in self._paths:
-            self._paths[name] = build(self.SOURCES[name], name)
+            self._paths[name] = build(self.SOURCES[name], name, *self.FLAGS.get(name, ()))
         return str(self._paths[name])
 
     def sym(self, symbol: str, name: str = "conf") -> int:
