@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -79,6 +80,7 @@ class Tracee:
     rereport: bool = False
     exit_status: int | None = None  # the wait status its EXIT event announced
     auto: bool = False  # auto-attached (FORK/VFORK/CLONE): its SIGSTOP carries no siginfo
+    orig_override: int | None = None  # orig_rax written at this stop where no call can take it
 
     def snapshot(self) -> bytes:
         """The stopped LWP's lwpstatus_t; ESRCH (Linux: not a stopped tracee) otherwise."""
@@ -91,6 +93,14 @@ class Tracee:
             if not _LWPST.struct.unpack_from(snap)[0] & 2:  # PR_ISTOP
                 raise OSError(errno.ESRCH, "tracee is not stopped")
         return snap
+
+    def regs(self) -> list[int]:
+        """Its Linux user_regs_struct as values, with an orig_rax the tracer wrote at this stop
+        (outside a system call the kernel keeps such a write; native_proc has no place for it)."""
+        lr = R.linux_regs(self.snapshot())
+        if self.orig_override is not None:
+            lr[15] = self.orig_override
+        return lr
 
     def close(self) -> None:
         for f in (self.lwpctl, self.status, self.mem):
@@ -234,11 +244,24 @@ def _poke(pid: int, addr: int, data: int, abi: str) -> int:
     return 0
 
 
+_DR_FIRST_I386, _DR_LAST_I386 = 252, 280  # offsetof(struct user32, u_debugreg[0] / [7])
+
+
 def _user_member(abi: str, off: int) -> tuple[str, int]:
     """("regs", index) / ("debugreg", n) / ("other", 0) for a struct user offset, or EIO."""
     w = _WORD[abi]
     user = USER[abi]
-    if off < 0 or off % w or off >= user.sizeof():
+    if abi == "i386":
+        # The kernel's compat getreg32/putreg32: any offset in 252..280 is a debug register
+        # (misaligned ones too); elsewhere misaligned is EIO, and only offsets past the end
+        # (284 included: `regno > sizeof(struct user32)`) are out of range.
+        if _DR_FIRST_I386 <= off <= _DR_LAST_I386:
+            return "debugreg", (off - _DR_FIRST_I386) // 4
+        if off < 0 or off % w or off > user.sizeof():
+            raise OSError(errno.EIO, "offset outside struct user or misaligned")
+        if off == user.sizeof():
+            return "other", 0
+    elif off < 0 or off % w or off >= user.sizeof():
         raise OSError(errno.EIO, "offset outside struct user or misaligned")
     leaf = field_at(user, off)
     path = leaf.path if leaf is not None else ""
@@ -254,7 +277,7 @@ def _peekuser(pid: int, addr: int, data: Any, abi: str) -> int:
     kind, n = _user_member(abi, addr)
     w = _WORD[abi]
     if kind == "regs":
-        value = R.pack(abi, R.linux_regs(t.snapshot()))[n * w:(n + 1) * w]
+        value = R.pack(abi, t.regs())[n * w:(n + 1) * w]
     elif kind == "debugreg":
         value = (0 if n in (4, 5) else t.dr[n]).to_bytes(8, "little")[:w]
     else:
@@ -270,7 +293,7 @@ def _pokeuser(pid: int, addr: int, data: int, abi: str) -> int:
     value = data & ((1 << (8 * w)) - 1)
     if kind == "regs":
         snap = t.snapshot()
-        old = R.linux_regs(snap)
+        old = t.regs()
         buf = bytearray(R.pack(abi, old))
         buf[n * w:(n + 1) * w] = value.to_bytes(w, "little")
         _write_regs(t, abi, bytes(buf), snap, old)
@@ -319,6 +342,8 @@ def _write_regs(t: Tracee, abi: str, data: bytes, snap: bytes, old: list[int]) -
         # Linux: writing orig_rax at entry (or at the seccomp stop) changes (or, -1, skips) the
         # call; at exit it is kept.
         msgs.append((PCX.PCXSETSYSNUM, orig_new))
+    elif orig_new != orig_old:
+        t.orig_override = new[15]  # kept for the rest of this stop, as the kernel keeps it
     if new != old:
         t.lwpctl.write(encode_ctl("amd64", msgs))
     if error is not None:
@@ -332,7 +357,7 @@ def _signed(v: int) -> int:
 
 def _getregs(pid: int, addr: Any, data: Any, abi: str) -> int:
     t = _stopped(pid)
-    caller.write(data, R.pack(abi, R.linux_regs(t.snapshot())))
+    caller.write(data, R.pack(abi, t.regs()))
     return 0
 
 
@@ -340,7 +365,7 @@ def _setregs(pid: int, addr: Any, data: Any, abi: str) -> int:
     t = _stopped(pid)
     raw = caller.read(data, R.SIZE[abi])
     snap = t.snapshot()
-    _write_regs(t, abi, raw, snap, R.linux_regs(snap))
+    _write_regs(t, abi, raw, snap, t.regs())
     return 0
 
 
@@ -351,18 +376,36 @@ def _fxsave(t: Tracee) -> bytes:
 def _getfpregs(pid: int, addr: Any, data: Any, abi: str) -> int:
     t = _stopped(pid)
     fx = _fxsave(t)
-    caller.write(data, fx if abi == "amd64" else _fsave(fx))
+    caller.write(data, fx if abi == "amd64" else _fsave(fx, R.linux_regs(t.snapshot())))
     return 0
 
 
 def _setfpregs(pid: int, addr: Any, data: Any, abi: str) -> int:
     t = _stopped(pid)
-    if abi != "amd64":
-        raise OSError(errno.EIO, "SETFPREGS of the fsave image is not supported yet")
-    fx = caller.read(data, 512)
     cur = t.snapshot()[_OFF_FPREG:_OFF_FPREG + _FPSET.size]
+    if abi == "amd64":
+        fx = caller.read(data, 512)
+    else:
+        fx = fxsr(caller.read(data, USER_FPREGS["i386"].sizeof()), cur[:512])
     t.lwpctl.write(encode_ctl("amd64", [(PC.PCSFPREG, _FPSET.decode(fx + cur[512:]))]))
     return 0
+
+
+def fxsr(env: bytes, fx: bytes) -> bytes:
+    """The fxsave area `fx` with the fsave image `env` written into it, as the kernel's
+    convert_to_fxsr does on x86-64: control, status, abridged tag, opcode, the instruction and
+    operand pointers (their selectors are dropped), the eight 80-bit registers; MXCSR and the
+    SSE registers stay."""
+    cwd, swd, twd, fip, fcs, foo = struct.unpack_from("<6I", env)
+    tag = 0
+    for i in range(8):
+        if (twd >> (2 * i)) & 3 != 3:  # not empty
+            tag |= 1 << i
+    out = bytearray(fx)
+    struct.pack_into("<HHBxHQQ", out, 0, cwd & 0xFFFF, swd & 0xFFFF, tag, fcs >> 16, fip, foo)
+    for i in range(8):
+        out[32 + 16 * i:32 + 16 * i + 10] = env[28 + 10 * i:28 + 10 * i + 10]
+    return bytes(out)
 
 
 def _getfpxregs(pid: int, addr: Any, data: Any, abi: str) -> int:
@@ -383,14 +426,14 @@ def _setfpxregs(pid: int, addr: Any, data: Any, abi: str) -> int:
     return 0
 
 
-def _fsave(fx: bytes) -> bytes:
+def _fsave(fx: bytes, lr: list[int]) -> bytes:
     """The i387 fsave image (user_i387_struct, 108 bytes) of an fxsave area, as the kernel's
-    convert_from_fxsr does: control/status words, full tag word, pointers, 80-bit registers."""
-    cwd, swd, ftw, fop, fip, fcs_rest, foo, fos_rest = (
+    convert_from_fxsr does: control/status words, full tag word, pointers, 80-bit registers;
+    the code selector is the task's cs and the operand selector its ds (`lr`: its registers)."""
+    cwd, swd, ftw, fop, fip, foo = (
         int.from_bytes(fx[0:2], "little"), int.from_bytes(fx[2:4], "little"), fx[4],
         int.from_bytes(fx[6:8], "little"), int.from_bytes(fx[8:12], "little"),
-        int.from_bytes(fx[12:16], "little"), int.from_bytes(fx[16:20], "little"),
-        int.from_bytes(fx[20:24], "little"))
+        int.from_bytes(fx[16:20], "little"))
     top = (swd >> 11) & 7
     twd = 0
     for i in range(8):
@@ -407,8 +450,9 @@ def _fsave(fx: bytes) -> bytes:
             else:
                 tag = 0 if mant >> 63 else 2
         twd |= tag << (2 * i)
+    cs, ds = lr[17], lr[23]
     head = [cwd | 0xFFFF0000, swd | 0xFFFF0000, twd | 0xFFFF0000, fip,
-            (fcs_rest & 0xFFFF) | (fop << 16), foo, (fos_rest & 0xFFFF) | 0xFFFF0000]
+            (cs & 0xFFFF) | (fop << 16), foo, (ds & 0xFFFF) | 0xFFFF0000]
     st = b"".join(fx[32 + 16 * i:32 + 16 * i + 10] for i in range(8))
     out = b"".join(v.to_bytes(4, "little") for v in head) + st
     assert len(out) == USER_FPREGS["i386"].sizeof()
@@ -438,6 +482,7 @@ def _resume(t: Tracee, sig: int, flags: int, once: int = 0) -> None:
         elif sig:
             msgs.append((PC.PCSSIG, _tracer_info(sig)))
     t.siginfo = None
+    t.orig_override = None
     # SYSCALL arms the next entry/exit stop; CONT and SINGLESTEP disarm a stop still armed.
     msgs.append((PCX.PCXSYSCALL_ONCE, once))
     if t.interrupt:

@@ -85,10 +85,10 @@ def _regset(t: P.Tracee, nt: int) -> bytes:
     snap = t.snapshot()
     view = _view(snap)
     if nt == NT.PRSTATUS:
-        return R.pack(view, R.linux_regs(snap))
+        return R.pack(view, t.regs())
     if nt == NT.PRFPREG:
         fx = snap[P._OFF_FPREG:P._OFF_FPREG + 512]
-        return fx if view == "amd64" else P._fsave(fx)
+        return fx if view == "amd64" else P._fsave(fx, R.linux_regs(snap))
     raise OSError(errno.EINVAL, "unsupported regset")
 
 
@@ -129,7 +129,7 @@ def setregset(pid: int, addr: int, data: Any, abi: str) -> int:
     view = _view(snap)
     if addr == NT.PRSTATUS:
         if n:
-            P._write_regs(t, view, new + full[n:], snap, R.linux_regs(snap))
+            P._write_regs(t, view, new + full[n:], snap, t.regs())
     else:  # NT_PRFPREG: Linux's xfpregs_set takes only the whole fxsave image
         if view != "amd64" or n != 512:
             # (the i386 view's fsave image is not converted back: documented)

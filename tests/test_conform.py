@@ -265,8 +265,7 @@ USER32_NAMES = {
     "user32/peekuser-sweep", "user32/peekuser-sweep-64", "user32/pokeuser-regs", "user32/pokeuser-regs-64",
     "user32/pokeuser-other", "user32/debugregs", "user32/debugregs-64", "user32/getregs-setregs",
     "user32/getregs-setregs-64", "user32/fpxregs", "user32/fpxregs-64",
-}
-PENDING32_NAMES = {
+    # found differences once, fixed in lxbrand and registered since
     "user32/user-end-284", "user32/debugreg-misaligned", "user32/pokeuser-orig-eax",
     "user32/debugreg-high-addresses", "user32/fpregs-fsave", "user32/setfpregs",
 }
@@ -281,9 +280,8 @@ def test_user32_registry():
 
     assert {s.name for s in _user32()} == USER32_NAMES
     assert all(SCENARIOS[n].doc for n in USER32_NAMES)
-    # the scenarios lx does not pass yet are written, named and documented, but not registered
-    assert set(PENDING) == PENDING32_NAMES and not set(PENDING) & set(SCENARIOS)
-    assert all(p.doc and p.group == "user32" for p in PENDING.values())
+    # scenarios lx would not pass are kept apart in PENDING; none at present
+    assert not PENDING
 
 
 def test_user32_scenarios_are_deterministic_on_the_host(targets):
@@ -315,16 +313,8 @@ def test_user32_host_logs_show_the_compat_path(targets):
     assert "POKEUSER(280 u_debugreg[7], 0x20001) -> -EINVAL" in dr  # an I/O breakpoint
     assert "POKEUSER(268 u_debugreg[4], 0x1) -> -EIO" in dr
     assert "PEEKUSER(276 u_debugreg[6]) -> 0 word=0xffff0ff1" in dr  # the write watch fired
-    end = _host_log_pending("user32/user-end-284", targets)
+    end = _host_log("user32/user-end-284", targets)
     assert "PEEKUSER(284 beyond struct user) -> 0 word=0x0" in end  # `regno > sizeof`: 284 passes
-
-
-def _host_log_pending(name: str, targets) -> list[str]:
-    from lxbrand.conform.scenarios_i386 import PENDING
-
-    report = runner.run([PENDING[name]], reference=HostBackend, judged=HostBackend, targets=targets,
-                        limitations={})
-    return report.results[0].host
 
 
 def test_user32_scenarios_match_the_host_through_lx(targets):

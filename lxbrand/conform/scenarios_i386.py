@@ -14,10 +14,10 @@ Values that may legitimately differ between runs are listed per scenario as not 
 
 Every scenario is written as a command list (see TRACER32 in targets.py for the commands).
 
-`PENDING` holds scenarios written the same way whose lx log differs from the kernel's today.  They
-are not registered (the default run stays green without declaring them); each one's docstring
-names the difference, for the owner of lxbrand to fix or to declare in limitations.toml.  Run them
-with `runner.run(list(PENDING.values()))`.
+`PENDING` (decorator `@pending`) is where a scenario goes whose lx log differs from the kernel's
+and is not fixed yet: not registered, its docstring naming the difference; run them with
+`runner.run(list(PENDING.values()))`.  Empty at present: the six written that way were fixed in
+lxbrand and are registered.
 """
 
 from __future__ import annotations
@@ -260,7 +260,7 @@ def poke_peek(off: int, val: int) -> list[str]:
 
 
 # Outside struct user, and misaligned offsets outside u_debugreg: the kernel's compat getreg32 /
-# putreg32 answer EIO for `regno > sizeof(struct user32) || regno & 3` (284 itself is PENDING).
+# putreg32 answer EIO for `regno > sizeof(struct user32) || regno & 3` (284 itself reads 0).
 OUTSIDE = [SIZEOF_USER + 4, 0x1000, 0x7FFFFFFC, 0xFFFFFFFC, 1, 2, 3, 49, 70, 250, 283, 285]
 
 
@@ -400,14 +400,14 @@ def fpxregs64(b, t):
 # -- pending: lx differs from the kernel today (not registered; see the module doc) ----------------
 
 
-@pending("user32/user-end-284")
+@scenario("user32/user-end-284")
 def user_end_284(b, t):
     """PEEKUSER/POKEUSER at 284 (= sizeof(struct user32)): the kernel's compat getreg32/putreg32
     refuse only `regno > sizeof(struct user32)`, so 284 reads 0 and a write is ignored (0); lx: EIO"""
     play(b, t, TO_A + peek(SIZEOF_USER) + poke_peek(SIZEOF_USER, 0x5A5A5A5A))
 
 
-@pending("user32/debugreg-misaligned")
+@scenario("user32/debugreg-misaligned")
 def debugreg_misaligned(b, t):
     """Misaligned offsets 253..280 inside u_debugreg: the kernel's case range (252 ... 280) takes
     them as DR((off-252)/4): PEEKUSER(253) reads DR0, POKEUSER(254) writes DR0; lx: EIO"""
@@ -415,14 +415,14 @@ def debugreg_misaligned(b, t):
          + poke_peek(277, 0xFFFF0FF1) + peek(276))
 
 
-@pending("user32/pokeuser-orig-eax")
+@scenario("user32/pokeuser-orig-eax")
 def pokeuser_orig_eax(b, t):
     """POKEUSER orig_eax at a signal (int3) stop: the kernel keeps the value (PEEKUSER and GETREGS
     show 0x14); lx keeps only -1 outside a system call"""
     play(b, t, TO_A + poke_peek(44, 20) + ["getregs", "cont", "wait"])
 
 
-@pending("user32/debugreg-high-addresses")
+@scenario("user32/debugreg-high-addresses")
 def debugreg_high_addresses(b, t):
     """DR0..3 at 0xfffff000 and 0xfffffffc: the kernel checks breakpoint addresses against the
     64-bit TASK_SIZE_MAX even for a compat caller, so every 32-bit value is accepted; lx: EINVAL"""
@@ -430,7 +430,7 @@ def debugreg_high_addresses(b, t):
         play(b, t, TO_A + poke_peek(DR0 + 4, 0xFFFFF000) + poke_peek(DR0 + 8, 0xFFFFFFFC), bits=bits)
 
 
-@pending("user32/fpregs-fsave")
+@scenario("user32/fpregs-fsave")
 def fpregs_fsave(b, t):
     """GETFPREGS (the 108-byte fsave image): the kernel's convert_from_fxsr sets fcs to the task's
     cs (0x23, 0x33 on a 64-bit target) and fos to its ds | 0xffff0000; lx gives fcs 0, fos 0xffff0000"""
@@ -438,7 +438,7 @@ def fpregs_fsave(b, t):
         play(b, t, ["getfpregs"] + TO_A + ["getfpregs"], bits=bits)
 
 
-@pending("user32/setfpregs")
+@scenario("user32/setfpregs")
 def setfpregs(b, t):
     """SETFPREGS from the i386 caller (the fsave image): the kernel takes it (cwd, twd all empty:
     GETFPXREGS then shows ftw 0); lx: EIO ("not supported yet")"""
