@@ -130,9 +130,14 @@ def setregset(pid: int, addr: int, data: Any, abi: str) -> int:
     if addr == NT.PRSTATUS:
         if n:
             P._write_regs(t, view, new + full[n:], snap, t.regs())
+    elif view == "i386":  # NT_PRFPREG of the i386 view: the fsave image (Linux's fpregs_set)
+        if n != len(full):
+            raise OSError(errno.EINVAL, "the fsave image is written whole")  # as the host says
+        cur = snap[P._OFF_FPREG:P._OFF_FPREG + P._FPSET.size]
+        fx = P.fxsr(new, cur[:512])
+        t.lwpctl.write(encode_ctl("amd64", [(PC.PCSFPREG, P._FPSET.decode(fx + cur[512:]))]))
     else:  # NT_PRFPREG: Linux's xfpregs_set takes only the whole fxsave image
-        if view != "amd64" or n != 512:
-            # (the i386 view's fsave image is not converted back: documented)
+        if n != 512:
             raise OSError(errno.EINVAL, "partial FP regset write")
         if int.from_bytes(new[24:28], "little") & ~0xFFFF:
             raise OSError(errno.EINVAL, "reserved MXCSR bits")

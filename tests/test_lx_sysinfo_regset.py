@@ -754,6 +754,23 @@ def test_regset_view_follows_the_tracee(twins):
     assert got[LX] == got[HOST]
 
 
+def test_i386_view_fsave_write_like_the_host(twins):
+    """SETREGSET(NT_PRFPREG) of a 32-bit tracee takes the whole fsave image, as the kernel's
+    fpregs_set (convert_to_fxsr); a prefix is EINVAL and changes nothing."""
+    got = {}
+    for api, pid in twins("syscalls", "32"):
+        _, _, env = _getregset(api, pid, NT.PRFPREG, 108)
+        new = bytearray(env)
+        new[0:4] = (0xFFFF027F).to_bytes(4, "little")  # control word: 53-bit precision
+        out = [_setregset(api, pid, NT.PRFPREG, bytes(new)), _getregset(api, pid, NT.PRFPREG, 108)[2][:28]]
+        out += [_setregset(api, pid, NT.PRFPREG, (0xFFFF037F).to_bytes(4, "little")),  # a prefix
+                _getregset(api, pid, NT.PRFPREG, 108)[2][:28]]
+        got[api] = out
+    assert got[LX] == got[HOST]
+    assert got[HOST][1][:2] == b"\x7f\x02" and got[HOST][2][0] == -errno.EINVAL
+    assert got[HOST][3] == got[HOST][1]
+
+
 # -- the i386 caller against a 32-bit tracer on the host ------------------------------------------
 
 
