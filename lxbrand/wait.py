@@ -37,6 +37,10 @@ _FAULT = codec(SIGINFO_VIEWS["amd64"]["fault"])
 _OFF_INFO = 16  # lwpstatus_t.pr_info
 _LWPST = codec(LWPSTATUS["amd64"])
 _SLICE = 0.05
+# Solaris waitid options as plain ints (flag-enum arithmetic costs microseconds per wait)
+_S_WEXITED, _S_WTRAPPED, _S_WSTOPPED, _S_WCONTINUED, _S_WNOHANG = (
+    int(SOLARIS_W.WEXITED), int(SOLARIS_W.WTRAPPED), int(SOLARIS_W.WSTOPPED), int(SOLARIS_W.WCONTINUED),
+    int(SOLARIS_W.WNOHANG))
 
 
 def _alive(pid: int) -> bool:
@@ -226,13 +230,13 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
     if cont is not None:
         return cont
     idtype, id = _idtype(pid)
-    sopts = SOLARIS_W.WEXITED | SOLARIS_W.WTRAPPED
+    sopts = _S_WEXITED | _S_WTRAPPED
     if options & WUNTRACED or any(t.monitor for t in P._tracees.values()):
-        sopts |= SOLARIS_W.WSTOPPED
+        sopts |= _S_WSTOPPED
     if options & WCONTINUED:
-        sopts |= SOLARIS_W.WCONTINUED
+        sopts |= _S_WCONTINUED
     if options & WNOHANG:
-        sopts |= SOLARIS_W.WNOHANG
+        sopts |= _S_WNOHANG
     while True:
         held = [t for t in P._tracees.values() if t.monitor and t.reported]
         for t in held:
@@ -255,7 +259,7 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
                 # Already a zombie on the host, but its tracer (procd) reaps it first: Linux
                 # would report it now, so give that hand-over a moment.
                 try:
-                    info = npc.waitid(idtype, id, int(sopts & ~SOLARIS_W.WNOHANG), timeout=_QUIET_GRACE)
+                    info = npc.waitid(idtype, id, int(sopts & ~_S_WNOHANG), timeout=_QUIET_GRACE)
                 except TimeoutError:
                     return 0, 0
             if info is None:
@@ -264,7 +268,7 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
         if r is _QUIET and options & WNOHANG:
             # The exit it let go on is a moment away: a WNOHANG wait would just miss it.
             try:
-                info = npc.waitid(idtype, id, int(sopts & ~SOLARIS_W.WNOHANG), timeout=_QUIET_GRACE)
+                info = npc.waitid(idtype, id, int(sopts & ~_S_WNOHANG), timeout=_QUIET_GRACE)
             except TimeoutError:
                 return 0, 0
             r = _report(*_decode(info), options) if info is not None else None

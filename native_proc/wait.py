@@ -26,8 +26,11 @@ _PR_ASYNC = 0x800000
 _SLICE = 0.05  # seconds a blocked waitid waits in procd before looking at the host again
 
 # Solaris -> Linux option bits and idtypes for the host's waitid.
-_HOST_OPTS = {SOLARIS_W.WEXITED: 4, SOLARIS_W.WSTOPPED: 2, SOLARIS_W.WCONTINUED: 8,
-              SOLARIS_W.WNOWAIT: 0x1000000}
+# (plain ints: flag-enum arithmetic costs microseconds on every wait)
+_HOST_OPTS = {int(SOLARIS_W.WEXITED): 4, int(SOLARIS_W.WSTOPPED): 2, int(SOLARIS_W.WCONTINUED): 8,
+              int(SOLARIS_W.WNOWAIT): 0x1000000}
+_ANY_EVENT = int(SOLARIS_W.WEXITED | SOLARIS_W.WTRAPPED | SOLARIS_W.WSTOPPED | SOLARIS_W.WCONTINUED)
+_WNOHANG, _WTRAPPED = int(SOLARIS_W.WNOHANG), int(SOLARIS_W.WTRAPPED)
 _HOST_IDTYPE = {SOLARIS_P.P_ALL: 0, SOLARIS_P.P_PID: 1, SOLARIS_P.P_PGID: 2}
 _VALID_OPTS = int(SOLARIS_W.WEXITED | SOLARIS_W.WTRAPPED | SOLARIS_W.WSTOPPED | SOLARIS_W.WCONTINUED
                   | SOLARIS_W.WNOHANG | SOLARIS_W.WNOWAIT)
@@ -49,8 +52,7 @@ def siginfo_chld(pid: int, uid: int, code: int, status: int) -> bytes:
 def check_args(idtype: int, options: int) -> None:
     if idtype not in _HOST_IDTYPE:
         raise OSError(errno.EINVAL, f"idtype {idtype} is not supported (P_PID, P_PGID, P_ALL)")
-    if options & ~_VALID_OPTS or not options & (SOLARIS_W.WEXITED | SOLARIS_W.WTRAPPED
-                                                | SOLARIS_W.WSTOPPED | SOLARIS_W.WCONTINUED):
+    if options & ~_VALID_OPTS or not options & _ANY_EVENT:
         raise OSError(errno.EINVAL, "bad waitid options")
 
 
@@ -120,8 +122,8 @@ def waitid(ask_procd: Any, idtype: int, id: int, options: int, timeout: float | 
 
     check_args(idtype, options)
     deadline = None if timeout is None else time.monotonic() + timeout
-    nohang = bool(options & SOLARIS_W.WNOHANG)
-    if not options & SOLARIS_W.WTRAPPED:
+    nohang = bool(options & _WNOHANG)
+    if not options & _WTRAPPED:
         return _host(idtype, id, options, block=not nohang)
     while True:
         got = _host(idtype, id, options)  # no round trip; ECHILD: no such child at all
