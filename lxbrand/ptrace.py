@@ -69,7 +69,7 @@ class Tracee:
     eventmsg: int = 0  # PTRACE_GETEVENTMSG's word: the last event's message
     siginfo: bytes | None = None  # Linux siginfo set by SETSIGINFO for the current stop
     seized: bool = False  # attached by PTRACE_SEIZE (or auto-attached from a seized tracee)
-    thread: bool = False  # a non-leader thread: a "clone" child for wait (__WALL / __WCLONE)
+    thread: bool = False  # a non-leader thread (its tid is the pid the tracer names)
     interrupt: bool = False  # INTERRUPT while stopped: stop again as soon as it is resumed
     listening: bool = False  # LISTEN: group-stopped, its next stop comes when that ends
     # INTERRUPT then LISTEN: Linux's pending trap fires first when the group stop ends, so the
