@@ -599,7 +599,7 @@ def _attach_common(pid: int, seize: bool, options: int) -> Tracee:
     if not seize:
         msgs.append((PC.PCSTOP, None))  # PCDSTOP would not wait: the stop must be there at once
     msgs += [(PC.PCSTRACE, _ALL_SIGNALS), (PC.PCSFAULT, _NO_FAULTS), (PC.PCUNSET, _PR_FORK),
-             (PC.PCSET, _life_flags(options) | _PR_ASYNC), (PC.PCUNSET, _life_flags(options) ^ (_PR_RLC | _PR_KLC)),
+             *_life_msgs(options, also=_PR_ASYNC),
              (PC.PCSEXIT, _exit_set(options, seize))]
     _take(t, msgs, errno.EPERM)
     return _enlist(t, attach_stop=not seize)
@@ -654,10 +654,11 @@ def _exit_set(options: int, seized: bool) -> dict:
     return sysset() if seized or options & PTRACE_O.TRACEEXEC else _EXECVE_SET
 
 
-def _life_flags(options: int) -> int:
-    """What the tracer's going away does: EXITKILL kills the tracee (PR_KLC), else Linux
-    detaches it and lets it run (PR_RLC)."""
-    return _PR_KLC if options & PTRACE_O.EXITKILL else _PR_RLC
+def _life_msgs(options: int, also: int = 0) -> list:
+    """PCSET/PCUNSET for what the tracer's going away does: EXITKILL kills the tracee (PR_KLC),
+    else Linux detaches it and lets it run (PR_RLC); `also` is set with it."""
+    on = _PR_KLC if options & PTRACE_O.EXITKILL else _PR_RLC
+    return [(PC.PCSET, on | also), (PC.PCUNSET, on ^ (_PR_RLC | _PR_KLC))]
 
 
 def _host_tracer(pid: int) -> bool:
@@ -765,8 +766,7 @@ def _setoptions(pid: int, addr: Any, data: int, abi: str) -> int:
         raise OSError(errno.EINVAL, "unknown option bits")
     if opts & PTRACE_O.SUSPEND_SECCOMP and os.geteuid() != 0:
         raise OSError(errno.EPERM, "SUSPEND_SECCOMP needs CAP_SYS_ADMIN")
-    msgs: list = [(PCX.PCXSTOPFOROPT, _events(opts, _has_threads(t.pid))), (PC.PCSET, _life_flags(opts)),
-                  (PC.PCUNSET, _life_flags(opts) ^ (_PR_RLC | _PR_KLC))]
+    msgs: list = [(PCX.PCXSTOPFOROPT, _events(opts, _has_threads(t.pid))), *_life_msgs(opts)]
     if not _traceme_child(t):
         msgs.append((PC.PCSEXIT, _exit_set(opts, t.seized)))
     t.lwpctl.write(encode_ctl("amd64", msgs))

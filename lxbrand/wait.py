@@ -190,14 +190,14 @@ _group_exit: dict[int, int] = {}  # a process's exit status, while traced thread
 _thread_group: dict[int, int] = {}  # a reported thread's tid -> its process, until it is handed out
 
 
-def _ready(r: _Report, pid: int, options: int) -> bool:
+def _ready(r: _Report, pid: int) -> bool:
     # Traced threads are always eligible (Linux >= 4.7: __WALL / __WCLONE are not needed).
     if not (pid <= 0 or pid == r.tid):
         return False
     return not (r.exit and not r.thread and _threads_left(r.tid))
 
 
-def _take_kept(pid: int, options: int) -> tuple[int, int] | None:
+def _take_kept(pid: int) -> tuple[int, int] | None:
     for t in list(P._tracees.values()):
         if t.rereport and (pid <= 0 or pid == t.tid):
             t.rereport = False
@@ -206,7 +206,7 @@ def _take_kept(pid: int, options: int) -> tuple[int, int] | None:
             except OSError:
                 pass
     for i, r in enumerate(_kept):
-        if _ready(r, pid, options):
+        if _ready(r, pid):
             del _kept[i]
             _thread_group.pop(r.tid, None)
             return r.tid, r.status
@@ -223,7 +223,7 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
     """(pid, Linux status); (0, 0) for WNOHANG with nothing; OSError otherwise."""
     if options & ~_VALID:
         raise OSError(errno.EINVAL, "bad wait options")
-    kept = _take_kept(pid, options)
+    kept = _take_kept(pid)
     if kept is not None:
         return kept
     cont = _continued_own_child(pid) if options & WCONTINUED else None
@@ -252,42 +252,46 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
         except TimeoutError:
             continue
         if info is None:
-            kept = _take_kept(pid, options)
+            kept = _take_kept(pid)
             if kept is not None:
                 return kept
-            if _dying(pid):
-                # Already a zombie on the host, but its tracer (procd) reaps it first: Linux
-                # would report it now, so give that hand-over a moment.
-                try:
-                    info = npc.waitid(idtype, id, int(sopts & ~_S_WNOHANG), timeout=_QUIET_GRACE)
-                except TimeoutError:
-                    return 0, 0
+            # Already a zombie on the host, but its tracer (procd) reaps it first: Linux
+            # would report it now, so give that hand-over a moment.
+            info = _grace(idtype, id, sopts) if _dying(pid) else None
             if info is None:
                 return 0, 0
         r = _report(*_decode(info), options)
         if r is _QUIET and options & WNOHANG:
             # The exit it let go on is a moment away: a WNOHANG wait would just miss it.
-            try:
-                info = npc.waitid(idtype, id, int(sopts & ~_S_WNOHANG), timeout=_QUIET_GRACE)
-            except TimeoutError:
+            info = _grace(idtype, id, sopts)
+            if info is None:
                 return 0, 0
-            r = _report(*_decode(info), options) if info is not None else None
+            r = _report(*_decode(info), options)
         if r is None or r is _QUIET:
             continue
         if not r.exit and not r.status >> 16 and _dead_child_first() and pid <= 0:
             # A signal stop (its SIGCHLD, say) after a traced child died: the death came first.
             _kept.append(r)
             continue
-        if _ready(r, pid, options):
+        if _ready(r, pid):
             _thread_group.pop(r.tid, None)
             return r.tid, r.status
         _kept.append(r)
-        kept = _take_kept(pid, options)
+        kept = _take_kept(pid)
         if kept is not None:
             return kept
 
 
 _QUIET = _Report(0, 0, False, False)  # an EXIT event taken quietly (P.quiet_exit)
+
+
+def _grace(idtype: int, id: int, sopts: int) -> bytes | None:
+    """A WNOHANG wait's blocking look, at most _QUIET_GRACE long, for an event known to be a
+    moment away; None if it did not come."""
+    try:
+        return npc.waitid(idtype, id, sopts & ~_S_WNOHANG, timeout=_QUIET_GRACE)
+    except TimeoutError:
+        return None
 
 
 def _dying(pid: int) -> bool:
