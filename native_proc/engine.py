@@ -672,6 +672,23 @@ class Engine:
             proc.trap_state = 0  # with PR_ASYNC only the leader's stop is reported (wait.py)
         if lwp.hstop is None:
             return
+        try:
+            self._run_host(lwp)
+        except ProcessLookupError:
+            # The thread is dying (a SIGKILL -- PCSSIG's own, sent at once -- makes the host
+            # refuse every request from then on): nothing is left to resume, its exit follows.
+            lwp.cursig, lwp.curinfo, lwp.info_set, lwp.deferred_sig, lwp.abort = 0, b"", False, 0, False
+            lwp.hstop, lwp.regs, lwp.fpregs = None, None, None
+
+    def _run_host(self, lwp: Lwp) -> None:
+        """run_lwp's host part: the signal it owes, a syscall abort, then the host resume."""
+        proc = lwp.proc
+        if lwp.cursig == _SIGKILL:
+            # PCSSIG SIGKILL killed the process when it was sent (control.pcssig); the kernel
+            # takes nothing more from a thread with SIGKILL pending.
+            lwp.cursig, lwp.curinfo, lwp.info_set, lwp.deferred_sig, lwp.abort = 0, b"", False, 0, False
+            self._resume(lwp, 0)
+            return
         if lwp.curfault:
             # A fault not cleared with PRCFAULT becomes its signal.
             sig = FLT_SOLARIS_SIGNAL[FLT(lwp.curfault)]
@@ -709,11 +726,7 @@ class Engine:
             regs[80:88] = (-errno.EINTR & (1 << 64) - 1).to_bytes(8, "little")
             tracing.setregs(lwp, bytes(regs))
         lwp.abort = False
-        try:
-            self._resume(lwp, sig)
-        except OSError as ex:
-            if ex.errno != errno.ESRCH:
-                raise
+        self._resume(lwp, sig)
 
     def _sig_traced(self, proc: Proc, ssig: int) -> bool:
         return bool(ssig and proc.sigtrace >> (ssig - 1) & 1)
