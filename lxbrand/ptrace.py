@@ -121,7 +121,15 @@ def _open_tracee(tid: int, attach: bool = False) -> Tracee:
     try:
         pid, lwpid = npc.tidmap(tid)
     except OSError:
-        pid, lwpid = tid, 1
+        pid, lwpid = _tgid(tid), 1
+        if pid != tid:
+            # A thread of a process procd holds no record of yet: opening the process names
+            # its LWPs; the tracee is that LWP, never the leader under the thread's name.
+            try:
+                with npc.open(f"{pid}/status"):
+                    pid, lwpid = npc.tidmap(tid)
+            except OSError:
+                raise OSError(errno.ESRCH, "no such thread") from None
     flags = os.O_WRONLY | (os.O_EXCL if attach else 0)
     lwpctl = npc.open(f"{pid}/lwp/{lwpid}/lwpctl", flags)
     try:
@@ -144,7 +152,8 @@ def tracee_of(tid: int) -> Tracee:
             st = _PST.decode(f.read())
     except OSError:
         raise OSError(errno.ESRCH, "no such process") from None
-    if not (st["pr_flags"] & _PR_PTRACE and st["pr_ppid"] == os.getpid()):
+    # (pr_pid: a thread id names its process's status, but only the process is the child)
+    if not (st["pr_flags"] & _PR_PTRACE and st["pr_ppid"] == os.getpid() and st["pr_pid"] == tid):
         raise OSError(errno.ESRCH, "not traced by this process")
     t = _tracees[tid] = _open_tracee(tid)
     return t

@@ -194,6 +194,7 @@ class Engine:
         if model not in _MODEL_NAME:
             raise OSError(errno.EINVAL, "unknown data model")
         proc = self.proc(pid)
+        pid = proc.pid  # a thread id names its process (Engine.proc)
         self._check_access(conn, pid)
         if lwpid and lwpid not in proc.lwps:
             raise OSError(errno.ENOENT, path)
@@ -361,10 +362,22 @@ class Engine:
     # -- processes ---------------------------------------------------------------------------
 
     def proc(self, pid: int) -> Proc:
-        """The Proc for a live host process, created on first use (not yet seized)."""
+        """The Proc for a live host process, created on first use (not yet seized).
+
+        NON-SOLARIS: a thread id that is not a process id (Linux's hidden /proc/TID) names its
+        thread group, as Linux reads the group's memory through /proc/TID/mem: never a process of
+        its own (that would take the group's threads from the real one)."""
         p = self.procs.get(pid)
         if p is not None and not p.exited:
             return p
+        lwp = self.tids.get(pid)
+        if lwp is not None and lwp.proc.pid != pid and not lwp.proc.exited:
+            return lwp.proc
+        tgid = _tgid(pid)
+        if tgid != pid:
+            if not os.path.isdir(f"/proc/{tgid}/task/{pid}"):
+                raise OSError(errno.ENOENT, f"no process {pid}")
+            return self.proc(tgid)
         try:
             model = procinfo.dmodel(pid)
             tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))

@@ -16,11 +16,12 @@ The targets are `modern` and `user32` (targets.py); the helpers are scenarios_mo
 
 from __future__ import annotations
 
+import os
 import time
 
 from structs.ptrace_consts import PTRACE
 
-from .scenario import Dbg, scenario
+from .scenario import Dbg, errname, scenario
 from .scenarios_modern import (KILL, M, O, TRAP, WALL, cont, exit_via, exit_via_b, eventmsg, peek_var, quiet,
                                regs, setopt, sysinfo, wait_for)
 
@@ -62,3 +63,67 @@ def i386_mmap2(b, t):
             sysinfo(d, pid)
             regs(d, pid, ("orig_rax", "rax", "rbx"))
     exit_via(d, pid)
+
+
+def _mem(d: Dbg, ids: list[int]) -> None:
+    """`word` of the target read through each id (its process's memory, whichever thread names it)."""
+    addr = d.sym("word", M)
+    for tid in ids:
+        got = d.b.read_memory(tid, addr, 8)
+        text = got.hex() if isinstance(got, bytes) else errname(got)
+        d.obs.note(f"read {d.obs._v(tid)}'s memory at &word -> {text}")
+        r, w = d.b.peek(PTRACE.PEEKDATA, tid, addr)
+        d.obs.note(f"PEEKDATA({d.obs._v(tid)}, &word) -> {errname(r)}" + ("" if w is None else f" word={w:#x}"))
+
+
+@scenario("threads/memory-by-tid")
+def threads_memory_by_tid(b, t):
+    """A 3-thread tracee (TRACECLONE) whose memory is read through every thread's id, and
+    PEEKDATA'd through each, at every stop, traced to its end: each read gives the process's
+    memory and changes nothing (lx lost the whole process to a phantom one made from a thread id:
+    no more events, ESRCH, the target running on untraced)."""
+    d = Dbg(b, t)
+    pid = d.traceme("threads3", prog=M)
+    setopt(d, pid, O.TRACECLONE)
+    ids = [pid]
+    for _ in range(2):
+        cont(d, pid)
+        wait_for(d, pid, WALL)
+        tid = eventmsg(d, pid, "thread")
+        if not tid:
+            return
+        ids.append(tid)
+        _mem(d, ids)
+        wait_for(d, tid, WALL)  # its start (SIGSTOP)
+        _mem(d, ids)
+        cont(d, tid)
+        wait_for(d, tid, WALL)  # its int3
+        _mem(d, ids)
+    cont(d, pid)  # the leader joins both threads
+    for tid in reversed(ids[1:]):
+        cont(d, tid)
+        wait_for(d, tid, WALL)  # its exit
+    _mem(d, [pid])
+    wait_for(d, pid)  # B
+    _mem(d, [pid])
+    exit_via(d, pid)
+
+
+@scenario("threads/attach-one-thread")
+def threads_attach_one_thread(b, t):
+    """ATTACH of one non-leader thread of an untraced process (by its tid): that thread's SIGSTOP
+    attach stop, its memory through its id, DETACH; the process goes on and exits as told."""
+    d = Dbg(b, t)
+    pid = d.plain("attachee-threads", prog=M)
+    tids = sorted(int(x) for x in os.listdir(f"/proc/{pid}/task") if int(x) != pid)
+    if not tids:
+        d.obs.note("no thread")
+        return
+    tid = tids[0]
+    d.obs.alias(tid, "<thread>")
+    d.pt(PTRACE.ATTACH, tid, 0, 0, "ATTACH(<thread>)")
+    wait_for(d, tid, WALL)
+    _mem(d, [tid])
+    d.pt(PTRACE.GETREGS, pid, 0, bytearray(216), "GETREGS(<pid>)")  # the leader is not traced
+    d.pt(PTRACE.DETACH, tid, 0, 0, "DETACH(<thread>)")
+    quiet(d, -1, WALL)
