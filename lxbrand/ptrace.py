@@ -211,6 +211,16 @@ def _has_threads(pid: int) -> bool:
     return any(x.thread and x.pid == pid for x in _tracees.values())
 
 
+def _quiet_exit_wanted(t: Tracee) -> bool:
+    """Whether `t`'s exit is to be caught at its EXIT event even when the tracer did not ask
+    for it: traced threads of its process exist (the exit code a thread leaves nowhere else),
+    or it is an auto-attached child, whose real parent is a tracee too.  Linux holds that
+    parent's notification until the tracer has reaped the child; here the child is held at its
+    EXIT event until the tracer's wait takes it, so its parent can neither see nor reap it first,
+    and its status is the event's."""
+    return _has_threads(t.pid) or (t.auto and not t.thread)
+
+
 def quiet_exit(t: Tracee, snap: bytes) -> bool:
     """An EXIT event the tracer did not ask for: note its status and let the thread go on
     exiting (True), unseen by the tracer."""
@@ -752,6 +762,11 @@ def adopt(parent: Tracee, child: int, thread: bool) -> Tracee | None:
         return None  # gone already: its exit is nobody's to report but its parent's
     t.seized, t.options, t.thread, t.auto = parent.seized, parent.options, thread, True
     _enlist(t, attach_stop=True)
+    if not thread and not parent.options & PTRACE_O.TRACEEXIT:
+        try:  # its exit is held at its EXIT event for the tracer's wait (_quiet_exit_wanted)
+            t.lwpctl.write(encode_ctl("amd64", [(PCX.PCXSTOPFOROPT, _events(parent.options, True))]))
+        except OSError:
+            pass
     if thread and not parent.options & PTRACE_O.TRACEEXIT:
         try:  # from now on a thread's exit code is caught at its EXIT event (quiet_exit)
             parent.lwpctl.write(encode_ctl("amd64", [(PCX.PCXSTOPFOROPT, _events(parent.options, True))]))
@@ -775,7 +790,7 @@ def _setoptions(pid: int, addr: Any, data: int, abi: str) -> int:
         raise OSError(errno.EINVAL, "unknown option bits")
     if opts & PTRACE_O.SUSPEND_SECCOMP and os.geteuid() != 0:
         raise OSError(errno.EPERM, "SUSPEND_SECCOMP needs CAP_SYS_ADMIN")
-    msgs: list = [(PCX.PCXSTOPFOROPT, _events(opts, _has_threads(t.pid))), *_life_msgs(opts)]
+    msgs: list = [(PCX.PCXSTOPFOROPT, _events(opts, _quiet_exit_wanted(t))), *_life_msgs(opts)]
     if not _traceme_child(t):
         msgs.append((PC.PCSEXIT, _exit_set(opts, t.seized)))
     t.lwpctl.write(encode_ctl("amd64", msgs))

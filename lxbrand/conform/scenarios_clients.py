@@ -22,7 +22,7 @@ import time
 from structs.ptrace_consts import PTRACE
 
 from .scenario import Dbg, errname, scenario
-from .scenarios_modern import (KILL, M, O, TRAP, WALL, cont, exit_via, exit_via_b, eventmsg, peek_var, quiet,
+from .scenarios_modern import (KILL, M, O, TRAP, WALL, cont, exit_via, exit_via_b, eventmsg, peek_var, quiet, settle,
                                regs, setopt, sysinfo, wait_for)
 
 PAUSE = 1.0  # how long the tracees sit stopped before the SIGKILL (the bug needed >= 0.5 s)
@@ -127,3 +127,38 @@ def threads_attach_one_thread(b, t):
     d.pt(PTRACE.GETREGS, pid, 0, bytearray(216), "GETREGS(<pid>)")  # the leader is not traced
     d.pt(PTRACE.DETACH, tid, 0, 0, "DETACH(<thread>)")
     quiet(d, -1, WALL)
+
+
+def _parent_reaps(d: Dbg, mode: str, opt: int) -> None:
+    pid = d.traceme(mode, prog=M)
+    setopt(d, pid, opt)
+    cont(d, pid)
+    wait_for(d, pid)  # the fork/vfork event
+    c = eventmsg(d, pid, "child")
+    if not c:
+        return
+    cont(d, pid)  # on to its waitpid (fork), or held by the kernel until the child exits (vfork)
+    wait_for(d, c, WALL)  # the child's attach stop
+    cont(d, c)
+    settle(c, "Zt")  # it has exited: a zombie nobody reaped yet (lx: held at its exit)
+    quiet(d, pid)  # the parent's SIGCHLD is held until the tracer reaped the child
+    wait_for(d, c, WALL)  # the child's real exit status
+    wait_for(d, pid)  # now the parent's SIGCHLD (or VFORK_DONE and the like)
+    exit_via_b(d, pid)
+    peek_var(d, pid, "r_status1")
+    exit_via(d, pid)
+
+
+@scenario("event/fork-parent-reaps")
+def fork_parent_reaps(b, t):
+    """TRACEFORK: the child exits (5) while its traced parent waits for it; before the tracer
+    reaps the child, the parent has nothing to report (WNOHANG: 0), the tracer's waitpid(child,
+    __WALL) gives exited 5, then the parent stops with its SIGCHLD and its waitpid gets 0x500
+    (lx showed the parent's SIGCHLD first and the child's exit as 0 half the time)."""
+    _parent_reaps(Dbg(b, t), "fork", O.TRACEFORK)
+
+
+@scenario("event/vfork-parent-reaps")
+def vfork_parent_reaps(b, t):
+    """The same across vfork (TRACEVFORK): the child exits 6; its status reaches both."""
+    _parent_reaps(Dbg(b, t), "vfork", O.TRACEVFORK)
