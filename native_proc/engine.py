@@ -39,6 +39,7 @@ _READ_ONLY = frozenset({"status", "lwpstatus", "psinfo", "lwpsinfo", "auxv", "ma
                         "xregs", "lwpsigqueue", "sigqueue"})
 _QUEUE_FILES = frozenset({"lwpsigqueue", "sigqueue"})
 _MODEL_NAME = {PR_MODEL_LP64: "amd64", PR_MODEL_ILP32: "i386"}
+_WATCHED = struct.Struct("<Iii")  # a WAITID's watched LWP: host tid, pr_why, pr_what
 
 
 class Pending:
@@ -167,6 +168,7 @@ class Engine:
         self.release_later: set[int] = set()  # fork children without PR_FORK, not yet stopped
         self.snap = snapshot.Publisher(procd.path)
         self.waiters: dict[Pending, tuple[int, int, int, int]] = {}  # blocked native waitids
+        self.watchers: dict[int, set[Pending]] = {}  # host tid -> waitids it ends (_op_waitid)
         self.armed_pids: set[int] = set()  # processes with armed debug registers
         self.dirty: set[Lwp] = set()  # LWPs whose published snapshot may be out of date
 
@@ -315,11 +317,28 @@ class Engine:
         got = self._take_report(conn.pid, idtype, id, options)
         if got is not None or options & SOLARIS_W.WNOHANG:
             return 0, got or b""
+        # NON-SOLARIS: after the hold time, the payload may name LWPs (host tid, pr_why, pr_what as
+        # the caller last saw them stopped): a new stop of one of them, or its end, ends the hold
+        # with the value 2 (look again).  lxbrand watches the tracees whose monitors sit stopped.
+        watch = [_WATCHED.unpack_from(payload, off) for off in range(8, len(payload) - _WATCHED.size + 1,
+                                                                    _WATCHED.size)]
+        for tid, why, what in watch:
+            lwp = self.tids.get(tid)
+            if lwp is None or lwp.proc.exited or not lwp.istop or (lwp.why, lwp.what) != (why, what):
+                return 2, b""
         entry = (conn.pid, idtype, id, options)
-        pending = Pending(lambda p: None, lambda p: self.waiters.pop(p, None))
+
+        def cancel(p: Pending) -> None:
+            self.waiters.pop(p, None)
+            for tid, _, _ in watch:
+                self.watchers.get(tid, set()).discard(p)
+
+        pending = Pending(lambda p: None, cancel)
         self.waiters[pending] = entry
-        if len(payload) >= 8:
-            (hold,) = struct.unpack_from("<d", payload)
+        for tid, _, _ in watch:
+            self.watchers.setdefault(tid, set()).add(pending)
+        (hold,) = struct.unpack_from("<d", payload) if len(payload) >= 8 else (-1.0,)
+        if hold >= 0:
 
             def expire() -> None:
                 if self.waiters.pop(pending, None) is not None:
@@ -586,7 +605,15 @@ class Engine:
             for other in proc.lwps.values():
                 if other is not lwp and not other.istop:
                     self.direct_stop(other)
+        if self.watchers:
+            self._watched(lwp.tid)
         self.wake(proc)
+
+    def _watched(self, tid: int) -> None:
+        """A watched LWP stopped anew or went away: the waitids watching it look again."""
+        for p in list(self.watchers.pop(tid, ())):
+            if self.waiters.pop(p, None) is not None:  # (a finished one may linger in other sets)
+                p.complete(0, 2, b"")
 
     def direct_stop(self, lwp: Lwp) -> None:
         """PCSTOP/PCDSTOP on one LWP: a running one is interrupted, a host-stopped one stops now."""
@@ -1045,6 +1072,11 @@ class Engine:
 
     def _lwp_gone(self, lwp: Lwp, st: int = 0) -> None:
         proc = lwp.proc
+        if self.watchers:
+            self._watched(lwp.tid)
+            if lwp.tid == proc.pid or len(proc.lwps) <= 1:
+                for other in proc.lwps.values():
+                    self._watched(other.tid)
         self.tids.pop(lwp.tid, None)
         proc.lwps.pop(lwp.lwpid, None)
         if lwp.slot is not None:

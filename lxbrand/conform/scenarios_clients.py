@@ -65,13 +65,17 @@ def i386_mmap2(b, t):
     exit_via(d, pid)
 
 
-def _mem(d: Dbg, ids: list[int]) -> None:
-    """`word` of the target read through each id (its process's memory, whichever thread names it)."""
+def _mem(d: Dbg, ids: list[int], peek: bool = True) -> None:
+    """`word` of the target read through each id (its process's memory, whichever thread names
+    it), and PEEKDATA'd through each (peek: only when all are in a reported stop -- a thread
+    not yet at its first stop may or may not be there for the host, by timing)."""
     addr = d.sym("word", M)
     for tid in ids:
         got = d.b.read_memory(tid, addr, 8)
         text = got.hex() if isinstance(got, bytes) else errname(got)
         d.obs.note(f"read {d.obs._v(tid)}'s memory at &word -> {text}")
+        if not peek:
+            continue
         r, w = d.b.peek(PTRACE.PEEKDATA, tid, addr)
         d.obs.note(f"PEEKDATA({d.obs._v(tid)}, &word) -> {errname(r)}" + ("" if w is None else f" word={w:#x}"))
 
@@ -93,7 +97,7 @@ def threads_memory_by_tid(b, t):
         if not tid:
             return
         ids.append(tid)
-        _mem(d, ids)
+        _mem(d, ids, peek=False)
         wait_for(d, tid, WALL)  # its start (SIGSTOP)
         _mem(d, ids)
         cont(d, tid)
@@ -103,7 +107,7 @@ def threads_memory_by_tid(b, t):
     for tid in reversed(ids[1:]):
         cont(d, tid)
         wait_for(d, tid, WALL)  # its exit
-    _mem(d, [pid])
+    _mem(d, [pid], peek=False)
     wait_for(d, pid)  # B
     _mem(d, [pid])
     exit_via(d, pid)
