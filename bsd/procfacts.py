@@ -90,7 +90,8 @@ def facts(pid: int) -> Facts | None:
             stat = f.read()
         with open(f"/proc/{pid}/status") as f:
             status = f.read()
-        st = os.stat(f"/proc/{pid}")
+            # a process that is not dumpable has its /proc files (not the directory) owned by root
+            st = os.fstat(f.fileno())
     except OSError:
         return None
     comm = stat[stat.index("(") + 1:stat.rindex(")")]

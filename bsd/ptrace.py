@@ -60,6 +60,7 @@ class Tracee:
     child: bool  # our own child: its stops reach us through the native waitid (PR_PTRACE)
     oppid: int  # the parent it had before PT_ATTACH (p_oppid)
     waited: bool = False  # P_WAITED: the tracer's wait has taken the current stop
+    dying: bool = False  # PT_KILL sent: its exit is the only news left
     dr: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0, 0, R.DR6_RESERVED, 0])
     watched: list[tuple[int, int, int]] = field(default_factory=list)
 
@@ -332,7 +333,7 @@ def _detach(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
 def _kill(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
     # data = SIGKILL; goto sendsig: it is stopped, so it is let run into the SIGKILL.
     t.write([(PC.PCKILL, _SOL_SIGKILL)])
-    t.waited = False
+    t.waited, t.dying = False, True
     return 0
 
 

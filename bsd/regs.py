@@ -28,6 +28,22 @@ _OFF_FP = memberof(_LWP, "pr_fpreg")[0]
 _GREGS = codec(PRGREGSET["amd64"]).struct
 _FPSET = codec(PRFPREGSET["amd64"])
 _REG = {abi: codec(REG[abi]).struct for abi in REG}
+
+
+def _formats(fmt: str) -> list[str]:
+    """'<15q2H' -> one struct code per field (padding 'x' dropped)."""
+    out, n = [], ""
+    for ch in fmt.lstrip("<>=!@"):
+        if ch.isdigit():
+            n += ch
+            continue
+        if ch != "x":
+            out += [ch] * int(n or 1)
+        n = ""
+    return out
+
+
+_FMTS = {abi: _formats(s.format) for abi, s in _REG.items()}
 SIZE = {"reg": {a: s.size for a, s in _REG.items()},
         "fpreg": {a: FPREG[a].sizeof() for a in FPREG}, "dbreg": {a: DBREG[a].sizeof() for a in DBREG}}
 _G = ILLUMOS_REG_INDEX["amd64"]
@@ -59,9 +75,9 @@ def get_reg(snap: bytes, abi: str) -> bytes:
     g = gregs_of(snap)
     s = _REG[abi]
     vals = []
-    for (i, gi), fmt in zip(_MAP[abi], s.format[1:]):
+    for (i, gi), fmt in zip(_MAP[abi], _FMTS[abi], strict=True):
         v = g[gi] if gi is not None else 0
-        bits = struct.calcsize(fmt) * 8
+        bits = struct.calcsize("<" + fmt) * 8
         v &= (1 << bits) - 1
         if fmt.islower() and v >> (bits - 1):
             v -= 1 << bits

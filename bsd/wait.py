@@ -107,7 +107,7 @@ def _look(t: P.Tracee) -> tuple[int, int] | None:
     """An attached non-child's news without blocking: a stop not yet taken, or its exit."""
     if not _alive(t.pid):
         return _gone(t)
-    if not t.waited and t.stopped():
+    if not t.waited and not t.dying and t.stopped():
         t.waited = True
         return t.pid, stop_status(t)
     return None
@@ -120,8 +120,8 @@ def _block(t: P.Tracee, deadline: float | None) -> tuple[int, int]:
         if got is not None:
             return got
         left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        if t.waited:
-            # its stop has been taken: only its exit (or someone else resuming it) is news
+        if t.waited or t.dying:
+            # its stop has been taken, or it was killed: only its exit is news
             _wait_exit(t.pid, left)
         else:
             try:
