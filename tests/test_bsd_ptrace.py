@@ -39,7 +39,10 @@ int main(int argc, char **argv) {
     signal(SIGUSR1, on_usr1);
     if (argc > 1 && !strcmp(argv[1], "spin")) {
         printf("ready\n"); fflush(stdout);
-        for (;;) { usleep(1000); if (got_usr1) { printf("usr1\n"); fflush(stdout); got_usr1 = 0; } }
+        for (;;) {
+            marker(); watched++; usleep(1000);
+            if (got_usr1) { printf("usr1\n"); fflush(stdout); got_usr1 = 0; }
+        }
     }
     marker();
     watched = 42;
