@@ -143,9 +143,13 @@ def _traced(f: Facts) -> bool:
 
 
 def _is_engine(pid: int) -> bool:
+    """Whether a host tracer is native_proc's engine (procd), told by its command line: the
+    client API names no procd pid, and a wrong answer only turns EBUSY into EPERM for a
+    process some other debugger holds (attaching to it still fails, EBUSY)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return b"native_proc.procd" in fh.read()
+            cmd = fh.read()
+        return b"native_proc" in cmd or b"native-proc" in cmd
     except OSError:
         return False
 

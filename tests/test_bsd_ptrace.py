@@ -312,8 +312,12 @@ def test_kill_and_resume_signals(launch):
     assert err(bsd_ptrace, PT.CONTINUE, pid, 1, bsd_signo("THR")) == errno.EINVAL  # no such on Linux
     assert bsd_ptrace(PT.CONTINUE, pid, 1, bsd_signo("USR1")) == 0  # its own signal, delivered
     assert read_line(out) == b"usr1\n"
+    assert bsd_wait(pid, 1) == (0, 0)  # WNOHANG, running
     os.kill(pid, signal.SIGUSR2)
-    assert bsd_wait(pid, timeout=WAIT) == (pid, (bsd_signo("USR2") << 8) | 0x7F)
+    assert bsd_wait(0, timeout=WAIT) == (pid, (bsd_signo("USR2") << 8) | 0x7F)  # our group
+    assert bsd_ptrace(PT.CONTINUE, pid, 1, 0) == 0
+    os.kill(pid, signal.SIGUSR2)
+    assert bsd_wait(-os.getpgid(0), timeout=WAIT) == (pid, (bsd_signo("USR2") << 8) | 0x7F)
     assert bsd_ptrace(PT.KILL, pid) == 0
     assert bsd_wait(pid, timeout=WAIT) == (pid, bsd_signo("KILL"))
 
@@ -383,6 +387,36 @@ def test_attach_child(spin):
     assert p.stdout.readline() == b"usr1\n"  # runs untraced: its handler sees the signal
 
 
+def test_hardware_instruction_breakpoint(spin, debuggee):
+    _, sym = debuggee
+    p = spin()
+    assert bsd_ptrace(PT.ATTACH, p.pid) == 0
+    assert bsd_wait(p.pid, timeout=WAIT) == (p.pid, SIGSTOP_STOP)
+    dr = [sym["marker"], 0, 0, 0, 0, 0, 0, 1] + [0] * 8  # L0, R/W0 = 00 (execute), LEN0 = 00
+    assert bsd_ptrace(PT.SETDBREGS, p.pid, bytearray(struct.pack("<16Q", *dr))) == 0
+    assert bsd_ptrace(PT.CONTINUE, p.pid, 1, 0) == 0
+    assert bsd_wait(p.pid, timeout=WAIT) == (p.pid, SIGTRAP_STOP)
+    assert getregs(p.pid)["r_rip"] == sym["marker"]  # an instruction breakpoint traps before
+    back = bytearray(128)
+    bsd_ptrace(PT.GETDBREGS, p.pid, back)
+    assert struct.unpack("<16Q", back)[6] & 0xF == 1
+    assert bsd_ptrace(PT.DETACH, p.pid, 1, 0) == 0  # its areas go with the tracer
+    os.kill(p.pid, signal.SIGUSR1)
+    assert p.stdout.readline() == b"usr1\n"
+
+
+def test_trace_me_is_always_legal(launch):
+    """PT_TRACE_ME twice: the seed has no check ("Always legal")."""
+    npc.ensure_procd()
+
+    def twice() -> None:
+        bsd_ptrace(PT.TRACE_ME, 0)
+        bsd_ptrace(PT.TRACE_ME, 0)
+        BP.pstatus_flags(os.getpid())
+
+    assert _in_child(twice) == 0
+
+
 def test_attach_not_waited_is_ebusy(spin):
     p = spin()
     assert bsd_ptrace(PT.ATTACH, p.pid) == 0
@@ -398,9 +432,12 @@ def test_attach_not_waited_is_ebusy(spin):
 # not our child (BSD would reparent it to its tracer; native_proc cannot).
 _FOSTER = r"""
 import os, sys, time
+r, w = os.pipe()
 pid = os.fork()
 if pid == 0:
+    os.dup2(w, 1)
     os.execv(sys.argv[1], [sys.argv[1], "spin"])
+os.read(r, 6)  # "ready\n": it runs the debuggee's image
 print(pid, flush=True)
 time.sleep(600)
 """
