@@ -45,6 +45,7 @@ from structs.codec import codec
 from structs.ctl import encode_ctl
 from structs.procfs import PRWATCH, PSINFO, PSTATUS
 from structs.procfs_consts import PC, WA
+from structs.signals import stol
 
 from . import ptrace as P
 from . import regs as R
@@ -86,7 +87,7 @@ def _signal(name: str) -> int:
         sig = bsd_signo(name)
     except KeyError:
         raise OSError(errno.EINVAL, f"unknown verb or signal name {name!r}") from None
-    if not 0 < sig <= BSD_SIG_MAXSIG or not btos(sig):
+    if not 0 < sig <= BSD_SIG_MAXSIG or not stol(btos(sig)):
         raise OSError(errno.EINVAL, f"{name} cannot reach a Linux process")
     return btos(sig)
 
@@ -195,15 +196,13 @@ class _NoteFile:
         if self.group:
             pgid = _facts(self.pid).pgid
             targets = [int(n) for n in os.listdir("/proc") if n.isdigit() and _pgid(int(n)) == pgid]
-        sent = 0
         for pid in targets:
             try:
                 with npc.open(f"{pid}/ctl", os.O_WRONLY) as c:
                     c.write(encode_ctl("amd64", [(PC.PCKILL, sig)]))
-                sent += 1
             except OSError:
                 if pid == self.pid:
-                    raise
+                    raise  # a member that went away meanwhile is no error (killpg's rule)
         return len(data)
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from structs.ctl import encode_ctl
 from structs.fields import memberof
 from structs.procfs import LWPSTATUS, PSTATUS
 from structs.procfs_consts import PC, PR_WHY
+from structs.signals import stol
 
 from . import regs as R
 from .caller import copyin, copyout
@@ -272,7 +273,7 @@ def _signal(data: int) -> int:
     if data < 0 or data > BSD_SIG_MAXSIG:
         raise OSError(errno.EINVAL, "signal out of range")
     s = btos(data)
-    if data and not s:
+    if data and not stol(s):
         raise OSError(errno.EINVAL, "no such signal on this host")
     return s
 
@@ -457,7 +458,6 @@ def _setdbregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) 
     set_dbregs(t, R.parse_dbreg(raw, abi), abi)
 
 
-_Simple = Callable[[Facts, Any, Any, int, str], int]
 _SIMPLE: dict[int, Callable[..., int]] = {
     PT.TRACE_ME: _trace_me, PT.ATTACH: _attach, PT.CONTINUE: _continue, PT.STEP: _step,
     PT.DETACH: _detach, PT.KILL: _kill, PT.READ_I: _read, PT.READ_D: _read,

@@ -95,6 +95,7 @@ def test_ctl_verb_errors(spin):
     assert err(ctl, pid, "bogus") == errno.EINVAL
     assert err(ctl, pid, "sigbogus") == errno.EINVAL
     assert err(ctl, pid, "thr") == errno.EINVAL  # SIGTHR: no Linux counterpart
+    assert err(ctl, pid, "emt") == errno.EINVAL  # SIGEMT: Solaris-only
     assert err(ctl, "curproc", "attach") == errno.EINVAL  # yourself
     assert ctl(pid, "detach") == 7  # not traced: a painless no-op
     assert ctl(pid, "usr1") == 5  # not ours: just sent
