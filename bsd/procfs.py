@@ -172,8 +172,20 @@ def _ctl(pid: int, verb: str, timeout: float | None) -> None:
     if t is not None and t.stopped():
         P.resume(t, sig)
     else:
-        with npc.open(f"{pid}/ctl", os.O_WRONLY) as c:
-            c.write(encode_ctl("amd64", [(PC.PCKILL, sig)]))
+        _send(pid, sig, t)
+
+
+def _send(pid: int, sig: int, t: P.Tracee | None) -> None:
+    """psignal: PCKILL through the lwpctl we hold, else the host's kill.  (Opening a writable
+    ctl just to signal would be a last close when it is closed again, which releases or kills a
+    process someone set PR_RLC/PR_KLC on and holds no descriptor of.)"""
+    if t is not None:
+        t.write([(PC.PCKILL, sig)])
+        return
+    try:
+        os.kill(pid, stol(sig))
+    except ProcessLookupError:
+        raise OSError(errno.ENOENT, "process has exited") from None
 
 
 def _held(t: P.Tracee | None) -> P.Tracee:
@@ -192,17 +204,13 @@ class _NoteFile:
     def write(self, data: str | bytes) -> int:
         text = data.decode() if isinstance(data, bytes) else data
         sig = _signal(text.strip())
-        targets = [self.pid]
         if self.group:
-            pgid = _facts(self.pid).pgid
-            targets = [int(n) for n in os.listdir("/proc") if n.isdigit() and _pgid(int(n)) == pgid]
-        for pid in targets:
             try:
-                with npc.open(f"{pid}/ctl", os.O_WRONLY) as c:
-                    c.write(encode_ctl("amd64", [(PC.PCKILL, sig)]))
-            except OSError:
-                if pid == self.pid:
-                    raise  # a member that went away meanwhile is no error (killpg's rule)
+                os.killpg(_facts(self.pid).pgid, stol(sig))  # pgsignal
+            except ProcessLookupError:
+                raise OSError(errno.ENOENT, "process group has gone") from None
+        else:
+            _send(self.pid, sig, P.tracee_of(self.pid))
         return len(data)
 
     def close(self) -> None:
@@ -213,13 +221,6 @@ class _NoteFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _pgid(pid: int) -> int:
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return -1
 
 
 class _RegFile:
@@ -233,9 +234,11 @@ class _RegFile:
         self.closed = False
         t = P.tracee_of(pid)
         self._own = t is None
-        self.t = t if t is not None else P.Tracee(pid, npc.open(f"{pid}/lwp/1/lwpctl", os.O_WRONLY),
-                                                  npc.open(f"{pid}/lwp/1/lwpstatus"), npc.open(f"{pid}/as", os.O_RDWR),
-                                                  child=False, oppid=0)
+        if t is None:
+            # Reads need only the status; the writable lwpctl is opened by the first write.
+            st = npc.open(f"{pid}/lwp/1/lwpstatus")
+            t = P.Tracee(pid, st, st, st, child=False, oppid=0)
+        self.t = t
         if self._own and kind == "dbregs":
             self.t.dr, self.t.watched = _dr_from_watch(pid)
 
@@ -255,6 +258,8 @@ class _RegFile:
             raise OSError(errno.EBUSY, "not stopped")
         if offset < 0 or offset + len(data) > self.size:
             raise OSError(errno.EINVAL, "outside the register structure")
+        if self._own and self.t.lwpctl is self.t.status:
+            self.t.lwpctl = npc.open(f"{self.pid}/lwp/1/lwpctl", os.O_WRONLY)
         buf = bytearray(self._get())
         buf[offset:offset + len(data)] = data
         raw = bytes(buf)
@@ -283,7 +288,9 @@ class _RegFile:
 
     def close(self) -> None:
         if not self.closed and self._own:
-            self.t.close()
+            self.t.status.close()
+            if self.t.lwpctl is not self.t.status:
+                self.t.lwpctl.close()
         self.closed = True
 
     def __enter__(self) -> "_RegFile":
@@ -319,8 +326,10 @@ class _MemFile:
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self._as = npc.open(f"{pid}/as", os.O_RDWR)
+        # read-only until the first write: a writable descriptor's last close is an event
+        self._as = npc.open(f"{pid}/as", os.O_RDONLY)
         self._t = P.Tracee(pid, self._as, self._as, self._as, child=False, oppid=0)
+        self._writable = False
         self._pos = 0
         self.closed = False
 
@@ -331,6 +340,11 @@ class _MemFile:
         return got[:moved]
 
     def pwrite(self, data: bytes, offset: int) -> int:
+        if not self._writable:
+            rw = npc.open(f"{self.pid}/as", os.O_RDWR)
+            self._as.close()
+            self._as = self._t.mem = self._t.status = self._t.lwpctl = rw
+            self._writable = True
         _, moved, error = P.domem(self._t, offset, len(data), bytes(data))
         if error and not moved:
             raise OSError(error, "cannot write there")
