@@ -18,7 +18,7 @@ from bsd import procfs
 from bsd import ptrace as BP
 from structs.bsd import REG
 
-from .test_bsd_ptrace import WAIT, _in_child, _as_nobody, debuggee, spin  # noqa: F401 (fixtures)
+from .test_bsd_ptrace import WAIT, _as_nobody, _in_child, debuggee, read_line, spin  # noqa: F401 (fixtures)
 
 REGS = REG["amd64"]
 
@@ -83,7 +83,7 @@ def test_ctl_session(spin, debuggee):
     ctl(pid, "detach")
     assert BP.tracee_of(pid) is None
     os.kill(pid, signal.SIGUSR1)
-    assert p.stdout.readline() == b"usr1\n"  # running, untraced
+    assert read_line(p.stdout.fileno()) == b"usr1\n"  # running, untraced
 
 
 def test_ctl_verb_errors(spin):
@@ -99,12 +99,12 @@ def test_ctl_verb_errors(spin):
     assert err(ctl, "curproc", "attach") == errno.EINVAL  # yourself
     assert ctl(pid, "detach") == 7  # not traced: a painless no-op
     assert ctl(pid, "usr1") == 5  # not ours: just sent
-    assert p.stdout.readline() == b"usr1\n"
+    assert read_line(p.stdout.fileno()) == b"usr1\n"
     # a signal name to a stopped tracee: delivered as it runs on
     ctl(pid, "attach")
     ctl(pid, "wait")
     assert ctl(pid, "usr1") == 5
-    assert p.stdout.readline() == b"usr1\n"
+    assert read_line(p.stdout.fileno()) == b"usr1\n"
     assert err(ctl, pid, "step") == errno.EBUSY  # running again
     ctl(pid, "detach")
     assert err(procfs.open, 1 << 30, "ctl") == errno.ENOENT
@@ -198,13 +198,13 @@ def test_note_and_notepg(debuggee):
     a = subprocess.Popen([exe, "spin"], stdout=subprocess.PIPE, process_group=0)
     b = subprocess.Popen([exe, "spin"], stdout=subprocess.PIPE, process_group=a.pid)
     try:
-        assert a.stdout.readline() == b.stdout.readline() == b"ready\n"
+        assert read_line(a.stdout.fileno()) == read_line(b.stdout.fileno()) == b"ready\n"
         with procfs.open(a.pid, "note") as f:
             f.write("usr1\n")
-        assert a.stdout.readline() == b"usr1\n"
+        assert read_line(a.stdout.fileno()) == b"usr1\n"
         with procfs.open(b.pid, "notepg") as f:
             f.write("usr1")
-        assert a.stdout.readline() == b"usr1\n" and b.stdout.readline() == b"usr1\n"
+        assert read_line(a.stdout.fileno()) == b"usr1\n" and read_line(b.stdout.fileno()) == b"usr1\n"
         with procfs.open(a.pid, "note") as f:
             assert err(f.write, "nosuchsignal") == errno.EINVAL
     finally:
@@ -236,7 +236,7 @@ def test_file_rlimit_etype(spin, debuggee, tmp_path):
         pytest.skip("gcc -m32 unavailable")
     q = subprocess.Popen([str(exe32)], stdout=subprocess.PIPE)
     try:
-        assert q.stdout.readline() == b"ready\n"
+        assert read_line(q.stdout.fileno()) == b"ready\n"
         with procfs.open(q.pid, "etype") as f:
             assert f.read() == b"Linux ELF32\n"
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import select
 import signal
 import struct
 import subprocess
@@ -31,9 +32,10 @@ DEBUGGEE = r"""
 #include <string.h>
 #include <unistd.h>
 volatile long watched;
-volatile long got_usr1;
+volatile long got_usr1;  /* SIGUSR1s handled; the loop prints one line per signal */
+long told;
 char buf[32] = "hello, debugger";
-static void on_usr1(int s) { (void)s; got_usr1 = 1; }
+static void on_usr1(int s) { (void)s; got_usr1++; }
 __attribute__((noinline)) void marker(void) { __asm__ volatile("nop"); }
 int main(int argc, char **argv) {
     signal(SIGUSR1, on_usr1);
@@ -41,7 +43,7 @@ int main(int argc, char **argv) {
         printf("ready\n"); fflush(stdout);
         for (;;) {
             marker(); watched++; usleep(1000);
-            if (got_usr1) { printf("usr1\n"); fflush(stdout); got_usr1 = 0; }
+            while (told < got_usr1) { told++; printf("usr1\n"); fflush(stdout); }
         }
     }
     marker();
@@ -144,17 +146,25 @@ def pt_io(pid: int, op: int, offs: int, buf: ctypes.Array | int, length: int) ->
     return rc, IOD.decode(bytes(desc))
 
 
+_pending: dict[int, bytes] = {}
+
+
 def read_line(fd: int) -> bytes:
-    out = b""
+    """The next line from `fd` (a pipe), waiting at most WAIT seconds for it."""
+    out = _pending.pop(fd, b"")
     end = time.monotonic() + WAIT
-    while not out.endswith(b"\n"):
-        if time.monotonic() > end:
+    while b"\n" not in out:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
             raise AssertionError(f"no line from the debuggee in {WAIT} s (got {out!r})")
         chunk = os.read(fd, 200)
         if not chunk:
-            break
+            return out
         out += chunk
-    return out
+    line, rest = out.split(b"\n", 1)
+    if rest:
+        _pending[fd] = rest
+    return line + b"\n"
 
 
 def test_debugger_session(launch, debuggee):
@@ -352,7 +362,7 @@ def test_esrch_and_system_process():
 def _spin(debuggee) -> subprocess.Popen:
     exe, _ = debuggee
     p = subprocess.Popen([exe, "spin"], stdout=subprocess.PIPE)
-    assert p.stdout.readline() == b"ready\n"
+    assert read_line(p.stdout.fileno()) == b"ready\n"
     return p
 
 
@@ -385,7 +395,7 @@ def test_attach_child(spin):
     assert bsd_ptrace(PT.DETACH, p.pid, 1, 0) == 0
     assert err(bsd_ptrace, PT.READ_D, p.pid, 0) == errno.EPERM  # no longer traced
     os.kill(p.pid, signal.SIGUSR1)
-    assert p.stdout.readline() == b"usr1\n"  # runs untraced: its handler sees the signal
+    assert read_line(p.stdout.fileno()) == b"usr1\n"  # runs untraced: its handler sees the signal
 
 
 def test_hardware_instruction_breakpoint(spin, debuggee):
@@ -403,7 +413,7 @@ def test_hardware_instruction_breakpoint(spin, debuggee):
     assert struct.unpack("<16Q", back)[6] & 0xF == 1
     assert bsd_ptrace(PT.DETACH, p.pid, 1, 0) == 0  # its areas go with the tracer
     os.kill(p.pid, signal.SIGUSR1)
-    assert p.stdout.readline() == b"usr1\n"
+    assert read_line(p.stdout.fileno()) == b"usr1\n"
 
 
 def test_trace_me_is_always_legal(launch):
@@ -452,7 +462,7 @@ def foster(debuggee):
 
     def start() -> tuple[int, subprocess.Popen]:
         p = subprocess.Popen([sys.executable, "-c", _FOSTER, exe], stdout=subprocess.PIPE)
-        pid = int(p.stdout.readline())
+        pid = int(read_line(p.stdout.fileno()))
         started.append((p, pid))
         return pid, p
 
@@ -611,7 +621,7 @@ def test_eagain_while_execing(tmp_path):
     p = subprocess.Popen([str(exe)], stdout=subprocess.PIPE)
     ctl = None
     try:
-        assert p.stdout.readline() == b"ready\n"
+        assert read_line(p.stdout.fileno()) == b"ready\n"
         ctl = npc.open(f"{p.pid}/ctl", os.O_WRONLY)
         ctl.write(encode_ctl("amd64", [(PC.PCSENTRY, sysset(SYSCALL_NUMBERS["amd64"]["execve"])),
                                        (PC.PCWSTOP, None)]), timeout=WAIT)
@@ -623,6 +633,29 @@ def test_eagain_while_execing(tmp_path):
         if ctl is not None:
             ctl.close()
         p.wait(timeout=WAIT)
+
+
+def test_wait_untraced_child_stop_and_continue():
+    """An ordinary child: its job-control stop under WUNTRACED, SIGCONT under WCONTINUED, its exit."""
+    npc.ensure_procd()
+    pid = os.fork()
+    if pid == 0:
+        while True:
+            signal.pause()
+    try:
+        assert bsd_wait(pid, 1) == (0, 0)
+        os.kill(pid, signal.SIGSTOP)
+        assert bsd_wait(pid, 2, timeout=WAIT) == (pid, SIGSTOP_STOP)  # WUNTRACED
+        os.kill(pid, signal.SIGCONT)
+        assert bsd_wait(pid, 4, timeout=WAIT) == (pid, 0x13)  # WCONTINUED
+        os.kill(pid, signal.SIGTERM)
+        assert bsd_wait(pid, timeout=WAIT) == (pid, bsd_signo("TERM"))
+    finally:
+        _kill(pid)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
 
 
 def test_wait_errors():
