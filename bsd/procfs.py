@@ -132,7 +132,10 @@ class CtlFile:
 
 
 def _ctl(pid: int, verb: str, timeout: float | None) -> None:
-    f = _facts(pid)
+    f = facts(pid)
+    if f is None:
+        P.forget(pid)  # gone: what we held of it goes too
+        raise OSError(errno.ENOENT, f"no process {pid}")
     if verb == "attach":
         if P._traced(f):
             raise OSError(errno.EBUSY, "already traced")

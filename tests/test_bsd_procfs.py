@@ -112,6 +112,20 @@ def test_ctl_verb_errors(spin):
     assert err(procfs.open, "self", "status") == errno.ENOENT  # BSD's name is curproc
 
 
+def test_ctl_on_a_process_that_exits(spin):
+    p = spin()
+    ctl(p.pid, "attach")
+    ctl(p.pid, "wait")
+    c = procfs.open(p.pid, "ctl")
+    note = procfs.open(p.pid, "note")
+    p.kill()  # SIGKILL ends even a stopped process
+    p.wait(timeout=WAIT)
+    assert err(c.write, "wait", timeout=WAIT) == errno.ENOENT
+    assert BP.tracee_of(p.pid) is None
+    assert err(note.write, "usr1") == errno.ENOENT
+    assert err(procfs.open, p.pid, "status") == errno.ENOENT
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
 def test_ctl_attach_eperm(spin):
     p = spin()

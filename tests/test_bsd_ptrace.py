@@ -241,6 +241,28 @@ def test_registers_and_fp(launch):
     assert struct.unpack_from("<H", fp2)[0] == 0x027F and fp2[160:176] == bytes(range(16))
 
 
+def test_i386_caller_pt_io(launch, debuggee):
+    """An i386 caller's 16-byte ptrace_io_desc, its buffer below 4 GiB (MAP_32BIT)."""
+    import mmap
+
+    _, sym = debuggee
+    pid, _ = launch()
+    m = mmap.mmap(-1, 4096, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x40)  # MAP_32BIT
+    try:
+        buf = ctypes.c_char.from_buffer(m)
+        where = ctypes.addressof(buf)
+        assert where < 1 << 32
+        iod = codec(PTRACE_IO_DESC["i386"])
+        desc = bytearray(iod.encode({"piod_op": PIOD.READ_D, "piod_offs": sym["buf"], "piod_addr": where,
+                                     "piod_len": 5}))
+        assert len(desc) == 16
+        assert bsd_ptrace(PT.IO, pid, desc, abi="i386") == 0
+        assert iod.decode(bytes(desc))["piod_len"] == 5 and m[:5] == b"hello"
+        del buf
+    finally:
+        m.close()
+
+
 def test_setregs_checks(launch):
     pid, _ = launch()
     r = getregs(pid)
