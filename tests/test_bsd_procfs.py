@@ -209,9 +209,12 @@ def test_map(spin, debuggee):
 def test_note_and_notepg(debuggee):
     exe, _ = debuggee
     npc.ensure_procd()
-    a = subprocess.Popen([exe, "spin"], stdout=subprocess.PIPE, process_group=0)
-    b = subprocess.Popen([exe, "spin"], stdout=subprocess.PIPE, process_group=a.pid)
+    started: list[subprocess.Popen] = []
     try:
+        a = subprocess.Popen([exe, "spin"], stdout=subprocess.PIPE, process_group=0)
+        started.append(a)
+        b = subprocess.Popen([exe, "spin"], stdout=subprocess.PIPE, process_group=a.pid)
+        started.append(b)
         assert read_line(a.stdout.fileno()) == read_line(b.stdout.fileno()) == b"ready\n"
         with procfs.open(a.pid, "note") as f:
             f.write("usr1\n")
@@ -222,7 +225,7 @@ def test_note_and_notepg(debuggee):
         with procfs.open(a.pid, "note") as f:
             assert err(f.write, "nosuchsignal") == errno.EINVAL
     finally:
-        for q in (a, b):
+        for q in started:
             q.kill()
             q.wait(timeout=WAIT)
 

@@ -381,20 +381,16 @@ def test_esrch_and_system_process():
     assert err(bsd_ptrace, PT.READ_D, kthread, 0) == errno.EINVAL
 
 
-def _spin(debuggee) -> subprocess.Popen:
-    exe, _ = debuggee
-    p = subprocess.Popen([exe, "spin"], stdout=subprocess.PIPE)
-    assert read_line(p.stdout.fileno()) == b"ready\n"
-    return p
-
-
 @pytest.fixture
 def spin(debuggee):
+    """spin() -> Popen of the debuggee looping (our child); each is killed and reaped after."""
+    exe, _ = debuggee
     procs: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
-        p = _spin(debuggee)
+        p = subprocess.Popen([exe, "spin"], stdout=subprocess.PIPE)
         procs.append(p)
+        assert read_line(p.stdout.fileno()) == b"ready\n"
         return p
 
     npc.ensure_procd()
@@ -465,9 +461,11 @@ def test_attach_not_waited_is_ebusy(spin):
 # not our child (BSD would reparent it to its tracer; native_proc cannot).
 _FOSTER = r"""
 import os, sys, time
+import ctypes
 r, w = os.pipe()
 pid = os.fork()
 if pid == 0:
+    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL: it goes when its foster parent goes
     os.dup2(w, 1)
     os.execv(sys.argv[1], [sys.argv[1], "spin"])
 os.read(r, 6)  # "ready\n": it runs the debuggee's image
@@ -484,14 +482,16 @@ def foster(debuggee):
 
     def start() -> tuple[int, subprocess.Popen]:
         p = subprocess.Popen([sys.executable, "-c", _FOSTER, exe], stdout=subprocess.PIPE)
+        started.append((p, 0))
         pid = int(read_line(p.stdout.fileno()))
-        started.append((p, pid))
+        started[-1] = (p, pid)
         return pid, p
 
     yield start
     for p, pid in started:
-        BP.forget(pid)
-        _kill(pid)
+        if pid:
+            BP.forget(pid)
+            _kill(pid)
         p.kill()
         p.wait(timeout=WAIT)
 
@@ -530,12 +530,15 @@ def test_traced_by_another_is_ebusy(debuggee):
         finally:
             os._exit(0)
     os.close(w)
+    g = 0
     try:
         g = int(read_line(r))
         assert err(bsd_ptrace, PT.READ_D, g, 0x400000) == errno.EBUSY
         assert err(bsd_ptrace, PT.ATTACH, g) == errno.EBUSY
     finally:
-        _kill(a)  # PR_KLC: its tracee dies with it
+        _kill(a)  # PR_KLC: its tracee dies with it (and is killed here too, in case)
+        if g:
+            _kill(g)
         os.waitpid(a, 0)
         os.close(r)
 
