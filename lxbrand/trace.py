@@ -42,7 +42,8 @@ from structs.regs import LINUX_REG_INDEX
 from structs.syscalls import SYSCALLS
 
 from .tracefmt import classes
-from .tracefmt.decode import EXIT_KINDS, WHOLE, Call, format_arg, format_ret, s32, s64
+from .tracefmt.decode import (EXIT_KINDS, WHOLE, Call, clone3_exit, format_arg, format_ret,
+                              rt_sigreturn_arg, s32, s64)
 from .tracefmt.names import SIGNUMS, signame
 from .tracefmt.quoting import quote
 from .tracefmt.siginfo import format_siginfo
@@ -333,6 +334,10 @@ class Tracer:
         if c.name in WHOLE:  # every argument is known at entry
             p.split = 6
             p.head = f"{self._prefix(p)}{c.name}({', '.join(self._args_text(c, 0, 6))}"
+        elif c.name in ("rt_sigreturn", "sigreturn"):
+            p.split = 6
+            sp = regs[_RSP] & (0xFFFFFFFF if p.abi == "i386" else (1 << 64) - 1)
+            p.head = f"{self._prefix(p)}{c.name}({rt_sigreturn_arg(c, sp)}"
         else:
             split = next((i for i, k in enumerate(c.kinds) if k in EXIT_KINDS), len(c.kinds))
             head = self._args_text(c, 0, split)
@@ -380,6 +385,8 @@ class Tracer:
                 self.line(p, f"<... {c.name} resumed> <detached ...>")
             return
         rest = ", ".join(self._args_text(c, p.split, 6))
+        if c.name == "clone3":
+            rest += clone3_exit(c)
         if ret is None:
             tail = "?"
         else:
@@ -451,6 +458,8 @@ class Tracer:
         p = self.procs.get(pid)
         if p is None:
             p = self.procs[pid] = _Proc(pid, fresh=True)
+            if self.opts.quiet < 1:
+                self.message(f"Process {pid} attached")
         return p
 
     def _gone(self, p: _Proc, status: int) -> None:
@@ -502,7 +511,10 @@ class Tracer:
         pid = os.fork()
         if pid == 0:  # the child
             try:
-                for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP):
+                # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across
+                # exec, and the command must start with the dispositions it was given.
+                for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP,
+                          signal.SIGPIPE, signal.SIGXFSZ):
                     signal.signal(s, signal.SIG_DFL)
                 rc = lx_ptrace(PTRACE.TRACEME, 0)
                 if rc != 0:
@@ -672,8 +684,9 @@ class _Mem:
         return self.t.read_str(self.pid, addr, limit)
 
     def fd_path(self, fd: int) -> str | None:
+        """fd's path as /proc shows it (-100, AT_FDCWD: the working directory)."""
         try:
-            return os.readlink(f"/proc/{self.pid}/fd/{fd}")
+            return os.readlink(f"/proc/{self.pid}/cwd" if fd == -100 else f"/proc/{self.pid}/fd/{fd}")
         except OSError:
             return None
 

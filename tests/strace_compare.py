@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,7 +77,10 @@ def normalise(lines: list[str]) -> list[str]:
     out = []
     for line in lines:
         if pids:
-            line = re.sub(r"\b(" + "|".join(map(re.escape, pids)) + r")\b", lambda m: pids[m.group(1)], line)
+            new = re.sub(r"\b(" + "|".join(map(re.escape, pids)) + r")\b", lambda m: pids[m.group(1)], line)
+            if new != line:  # a pid's width moved the result column: compare unpadded
+                new = re.sub(r"\) +(= \S)", r") \1", new)
+            line = new
         line = re.sub(r"0x[0-9a-f]{6,}", "0xADDR", line)
         line = re.sub(r"<\d+\.\d+>", "<T>", line)
         line = re.sub(r"si_(utime|stime)=\d+", r"si_\1=T", line)
@@ -124,9 +128,7 @@ def _join_resumed(lines: list[str]) -> list[str]:
         if m and out and out[-1].endswith(" <unfinished ...>"):
             head = out.pop()[: -len(" <unfinished ...>")]
             body, _, ret = m.group(1).rpartition("= ")
-            body = (head + body.rstrip())
-            body = body.ljust(40) if len(body) < 40 else body + " "
-            out.append(body + "= " + ret)
+            out.append(head + body.rstrip() + " = " + ret)
         else:
             out.append(line)
     return out
@@ -144,8 +146,10 @@ def run_case(case: Case, work: Path, python: str = sys.executable, timeout: floa
     """Both runs of one case, normalised and compared."""
     exe = build(case, work)
     logs = []
+    tmp = work / "run"
     for tool in ("strace", "lx"):
-        tmp = Path(tempfile.mkdtemp(dir=work))
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
         args = [a.replace("{tmp}", str(tmp)) for a in case.args]
         log = work / f"{case.name}.{tool}"
         opts = list(case.options)

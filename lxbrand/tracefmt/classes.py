@@ -57,7 +57,7 @@ CLASSES: dict[str, frozenset[str]] = {
         "fanotify_init fanotify_mark name_to_handle_at open_by_handle_at syncfs setns "
         "finit_module renameat2 memfd_create kexec_file_load bpf execveat userfaultfd "
         "copy_file_range preadv2 pwritev2 statx pidfd_send_signal open_tree move_mount fsopen "
-        "fsconfig fsmount fspick pidfd_open close_range openat2 pidfd_getfd faccessat2 "
+        "fsconfig fsmount fspick pidfd_open openat2 pidfd_getfd faccessat2 "
         "process_madvise epoll_pwait2 mount_setattr _llseek fstat64 fcntl64 fstatat64 "
         "mmap2 ftruncate64 fstatfs64 _newselect")),
 }

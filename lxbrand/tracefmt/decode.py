@@ -85,8 +85,25 @@ def _fd(c: Call, v: int) -> str:
     if c.decode_fds and fd >= 0:
         path = c.mem.fd_path(fd)
         if path is not None:
-            return f"{fd}<{path}>"
+            return _decorated(str(fd), path)
     return str(fd)
+
+
+def _decorated(text: str, path: str) -> str:
+    # strace keeps a deleted file's " (deleted)" outside the brackets
+    if path.endswith(" (deleted)"):
+        return f"{text}<{path[:-10]}>(deleted)"
+    return f"{text}<{path}>"
+
+
+def _dirfd(c: Call, v: int) -> str:
+    if s32(v) != -100:
+        return _fd(c, v)
+    if c.decode_fds:
+        cwd = c.mem.fd_path(-100)
+        if cwd is not None:
+            return _decorated("AT_FDCWD", cwd)
+    return "AT_FDCWD"
 
 
 def _long(c: Call, v: int) -> int:
@@ -244,6 +261,7 @@ def _stat(c: Call, addr: int) -> str:
     fmt = mode & 0o170000
     if not c.verbose:
         parts = [f"st_mode={_file_mode(mode)}"]
+        # (abbreviated: strace shows the type and size, or a device's number)
         if fmt in (0o020000, 0o060000):  # character and block devices: their device number
             parts.append(f"st_rdev={_makedev(rdev)}")
         else:
@@ -270,7 +288,8 @@ def _utc(sec: int, ns: int) -> str:
     off = t.tm_gmtoff
     sign = "+" if off >= 0 else "-"
     off = abs(off)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{ns:09d}{sign}{off // 3600:02d}{off % 3600 // 60:02d}"
+    frac = f".{ns:09d}" if ns else ""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f"{frac}{sign}{off // 3600:02d}{off % 3600 // 60:02d}"
 
 
 def _makedev(dev: int) -> str:
@@ -465,7 +484,7 @@ DECODERS: dict[str, Decoder] = {
     "x": _simple(lambda c, v: _hex(_ulong(c, v))),
     "p": _simple(lambda c, v: ptr(_ulong(c, v))),
     "fd": _simple(_fd),
-    "dirfd": _simple(lambda c, v: "AT_FDCWD" if s32(v) == -100 else _fd(c, v)),
+    "dirfd": _simple(_dirfd),
     "path": _simple(lambda c, v: _string(c, v, _PATH_MAX)),
     "str": _simple(lambda c, v: _string(c, v, c.strsize)),
     "ibuf": lambda c, i: _buffer(c, c.args[i], _prev_len(c, i)),
@@ -499,7 +518,15 @@ DECODERS: dict[str, Decoder] = {
     "socktype": _simple(lambda c, v: _socktype(v)),
     "sockproto": lambda c, i: _sockproto(c.args[0], c.args[i]),
     "ioctl": _simple(lambda c, v: T.IOCTLS.get(v & 0xFFFFFFFF, _hex(v & 0xFFFFFFFF))),
-    "umode": _simple(lambda c, v: f"0{v & 0o777:03o}"),
+    "umode": _simple(lambda c, v: f"0{v & 0o777:o}".rjust(3, "0")),
+    "fdflags": _simple(lambda c, v: flags(v & 0xFFFFFFFF, T.FD_FLAGS)),
+    "mremap_new": lambda c, i: ptr(c.args[i]) if c.args[3] & 2 else None,
+    "pgoff": _simple(lambda c, v: _hex(v * 4096)),
+    "siginfo": _simple(lambda c, v: _siginfo_at(c, v)),
+    "statx_flags": _simple(lambda c, v: _statx_flags(v)),
+    "statx_mask": _simple(lambda c, v: flags(v & 0xFFFFFFFF, T.STATX_MASK)),
+    "ostatx": lambda c, i: ptr(c.args[i]) if c.failed else _statx(c, c.args[i]),
+    "user_desc": _simple(lambda c, v: _user_desc(c, v)),
 }
 
 
@@ -525,13 +552,130 @@ for _kind, (_table, _zero) in T.FLAGS.items():
 for _kind, _enum in T.ENUMS.items():
     DECODERS.setdefault(_kind, (lambda e: lambda c, i: e.get(c.args[i] & 0xFFFFFFFF, str(s32(c.args[i]))))(_enum))
 
+def _siginfo_at(c: Call, addr: int) -> str:
+    from .siginfo import format_siginfo
+
+    if addr == 0:
+        return "NULL"
+    data = c.mem.read(addr, 128)
+    if data is None or len(data) < 128:
+        return hex(addr)
+    return format_siginfo(data, c.lp64)
+
+
+def _statx_flags(v: int) -> str:
+    v &= 0xFFFFFFFF
+    sync = {0: "AT_STATX_SYNC_AS_STAT", 0x2000: "AT_STATX_FORCE_SYNC", 0x4000: "AT_STATX_DONT_SYNC",
+            0x6000: "AT_STATX_SYNC_TYPE"}[v & 0x6000]
+    rest = v & ~0x6000
+    return sync + ("|" + flags(rest, T.FLAGS["atflags"][0]) if rest else "")
+
+
+def _statx(c: Call, addr: int) -> str:
+    data = c.mem.read(addr, 256)
+    if data is None or len(data) < 256:
+        return hex(addr)
+    mask, blksize, attrs, nlink, uid, gid, mode = struct.unpack_from("<IIQIIIH", data, 0)
+    ino, size, blocks, amask = struct.unpack_from("<QQQQ", data, 32)
+    parts = [f"stx_mask={flags(mask, T.STATX_MASK)}", f"stx_attributes={flags(attrs, T.STATX_ATTRS)}",
+             f"stx_mode={_file_mode(mode)}"]
+    if not c.verbose:
+        rmaj, rmin = struct.unpack_from("<II", data, 128)
+        if mode & 0o170000 in (0o020000, 0o060000):
+            parts.append(f"stx_rdev_major={rmaj}, stx_rdev_minor={rmin}")
+        else:
+            parts.append(f"stx_size={size}")
+        return "{" + ", ".join(parts) + ", ...}"
+    return "{" + ", ".join(parts) + ", ...}"
+
+
+def _user_desc(c: Call, addr: int) -> str:
+    data = c.mem.read(addr, 16)
+    if data is None or len(data) < 16:
+        return ptr(addr)
+    entry, base, limit, bits = struct.unpack("<iIII", data)
+    names = ("seg_32bit", "contents", "read_exec_only", "limit_in_pages", "seg_not_present", "useable")
+    vals = [bits & 1, (bits >> 1) & 3, (bits >> 3) & 1, (bits >> 4) & 1, (bits >> 5) & 1, (bits >> 6) & 1]
+    body = ", ".join(f"{n}={v}" for n, v in zip(names, vals))
+    c.saved["user_desc"] = addr
+    return f"{{entry_number={entry}, base_addr={base:#x}, limit={limit:#x}, {body}}}"
+
+
+def _clone(c: Call) -> list[str]:
+    a = c.args
+    fl = a[0]
+    out = [f"child_stack={ptr(a[1])}", f"flags={_clone_flags(fl)}"]
+    if fl & 0x100000:  # CLONE_PARENT_SETTID
+        out.append(f"parent_tid={ptr(a[2])}")
+    if fl & 0x80000:  # CLONE_SETTLS
+        out.append(f"tls={ptr(a[4])}")
+    if fl & (0x1000000 | 0x200000):  # CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID
+        out.append(f"child_tidptr={ptr(a[3])}")
+    return out
+
+
+def _clone3(c: Call) -> list[str]:
+    a = c.args
+    data = c.mem.read(a[0], min(a[1], 88)) if a[0] else None
+    if data is None or len(data) < 64:
+        return [ptr(a[0]), str(a[1])]
+    (fl, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls) = struct.unpack_from("<8Q", data)
+    parts = [f"flags={flags(fl, T.CLONE_FLAGS) if fl else '0'}"]
+    if fl & 0x1000:
+        parts.append(f"pidfd={ptr(pidfd)}")
+    if fl & (0x1000000 | 0x200000):
+        parts.append(f"child_tid={ptr(child_tid)}")
+    if fl & 0x100000:
+        parts.append(f"parent_tid={ptr(parent_tid)}")
+    parts.append(f"exit_signal={signame(exit_signal) if exit_signal else 0}")
+    parts += [f"stack={ptr(stack)}", f"stack_size={_hex(stack_size)}"]
+    if fl & 0x80000:
+        parts.append(f"tls={ptr(tls)}")
+    c.saved["clone3"] = (fl, parent_tid, pidfd)
+    return ["{" + ", ".join(parts) + "}"]
+
+
+def clone3_exit(c: Call) -> str:
+    """What strace adds after clone3's struct at exit: ` => {parent_tid=[N]}`."""
+    saved = c.saved.get("clone3")
+    if not saved or c.failed:
+        return ""
+    fl, parent_tid, pidfd = saved
+    parts = []
+    if fl & 0x1000 and pidfd:
+        d = c.mem.read(pidfd, 4)
+        if d and len(d) == 4:
+            parts.append(f"pidfd=[{struct.unpack('<i', d)[0]}]")
+    if fl & 0x100000 and parent_tid:
+        d = c.mem.read(parent_tid, 4)
+        if d and len(d) == 4:
+            parts.append(f"parent_tid=[{struct.unpack('<i', d)[0]}]")
+    return " => {" + ", ".join(parts) + "}" if parts else ""
+
+
+def rt_sigreturn_arg(c: Call, sp: int) -> str:
+    """rt_sigreturn's `{mask=[...]}`: the mask saved in the signal frame the stack pointer is
+    at (its return address popped).  amd64: the ucontext is there, its uc_sigmask after flags,
+    link, stack_t (24) and sigcontext (256): 296.  i386: sig, pinfo, puc and the 128-byte
+    siginfo come first (140), then the ucontext's flags, link, stack_t (12) and sigcontext (88)."""
+    off = 296 if c.lp64 else 140 + 4 + 4 + 12 + 88
+    data = c.mem.read(sp + off, 8)
+    if data is None or len(data) < 8:
+        return ""
+    return "{mask=" + sigset_text(int.from_bytes(data, "little"), 64) + "}"
+
+
 #: Calls whose whole argument list one function prints (the operation decides the arguments).
 WHOLE: dict[str, Callable[[Call], list[str]]] = {
     "futex": lambda c: _futex(c, 0),
     "fcntl": _fcntl,
+    "fcntl64": _fcntl,
+    "clone": _clone,
+    "clone3": _clone3,
 }
 
-#: Kinds known only at the call's exit (output arguments).
+#: Kinds known only at the call's exit (output arguments).  (i386's stat64 and friends share
+#: amd64's kinds only where the layout is the same; the others print as pointers.)
 EXIT_KINDS = frozenset(k for k in DECODERS if k.startswith("o") and k not in ("oflags",)) | {"dents"}
 
 
@@ -551,11 +695,13 @@ def format_ret(c: Call, ret: int) -> str:
     if kind == "p":
         return hex(_ulong(c, ret))
     if kind == "o":
-        return f"0{ret:o}" if ret else "0"
+        return f"0{ret:o}".rjust(3, "0")
     if kind == "fd" and c.decode_fds:
         return _fd(c, ret)
-    if c.name == "fcntl":
+    if c.name in ("fcntl", "fcntl64"):
         cmd = s32(c.args[1])
+        if cmd in (0, 1030) and c.decode_fds:  # F_DUPFD(_CLOEXEC): a descriptor
+            return _fd(c, ret)
         if cmd == 1 and ret:  # F_GETFD
             return f"{ret:#x} (flags {flags(ret, ((1, 'FD_CLOEXEC'),))})"
         if cmd == 3:  # F_GETFL

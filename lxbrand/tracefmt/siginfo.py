@@ -34,6 +34,11 @@ def _code(signo: int, code: int) -> tuple[str, bool]:
     return str(code), False
 
 
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
 def _ptr(v: int) -> str:
     return "NULL" if v == 0 else hex(v)
 
@@ -51,9 +56,7 @@ def format_siginfo(raw: bytes, lp64: bool = True) -> str:
         parts += [f"si_pid={pid}", f"si_uid={uid}"]
     elif code in (-1, -3):  # SI_QUEUE, SI_MESGQ: sigqueue()
         val = struct.unpack_from("<Q" if lp64 else "<I", raw, u + 8)[0]
-        parts += [f"si_pid={pid}", f"si_uid={uid}",
-                  f"si_value={{sival_int={struct.unpack('<i', (val & 0xFFFFFFFF).to_bytes(4, 'little'))[0]}, "
-                  f"sival_ptr={hex(val)}}}"]
+        parts += [f"si_pid={pid}", f"si_uid={uid}", f"si_int={_s32(val)}", f"si_ptr={_ptr(val)}"]
     elif code == -2:  # SI_TIMER
         tid, overrun = struct.unpack_from("<ii", raw, u)
         val = struct.unpack_from("<Q" if lp64 else "<I", raw, u + 8)[0]

@@ -34,7 +34,7 @@ FORMAT: dict[str, tuple[str, ...]] = {
     "lstat": ("path", "ostat"),
     "fstat": ("fd", "ostat"),
     "newfstatat": ("dirfd", "path", "ostat", "atflags"),
-    "statx": ("dirfd", "path", "atflags", "x", "p"),
+    "statx": ("dirfd", "path", "statx_flags", "statx_mask", "ostatx"),
     "statfs": ("path", "p"),
     "fstatfs": ("fd", "p"),
     "access": ("path", "amode"),
@@ -71,16 +71,16 @@ FORMAT: dict[str, tuple[str, ...]] = {
     "lseek": ("fd", "ld", "whence"),
     "dup": ("fd",),
     "dup2": ("fd", "fd"),
-    "dup3": ("fd", "fd", "oflags"),
+    "dup3": ("fd", "fd", "fdflags"),
     "pipe": ("opipe",),
-    "pipe2": ("opipe", "oflags"),
+    "pipe2": ("opipe", "fdflags"),
     "ioctl": ("fd", "ioctl", "p"),
     "getdents64": ("fd", "dents", "u"),
     "getdents": ("fd", "dents", "u"),
     "mmap": ("p", "u", "prot", "mapflags", "fd", "x"),
     "mprotect": ("p", "u", "prot"),
     "munmap": ("p", "u"),
-    "mremap": ("p", "u", "u", "mremap_flags", "p"),
+    "mremap": ("p", "u", "u", "mremap_flags", "mremap_new"),
     "madvise": ("p", "u", "madvise"),
     "msync": ("p", "u", "msync_flags"),
     "mlock": ("p", "u"),
@@ -99,6 +99,15 @@ FORMAT: dict[str, tuple[str, ...]] = {
     "rt_sigprocmask": ("sighow", "sigset", "osigset", "u"),
     "rt_sigsuspend": ("sigset", "u"),
     "rt_sigpending": ("osigset", "u"),
+    "rt_sigqueueinfo": ("d", "signo", "siginfo"),
+    "rt_tgsigqueueinfo": ("d", "d", "signo", "siginfo"),
+    "clone3": (),  # decode.WHOLE
+    "mmap2": ("p", "u", "prot", "mapflags", "fd", "pgoff"),
+    "ugetrlimit": ("rlimit_res", "orlimit"),
+    "set_thread_area": ("user_desc",),
+    "_llseek": ("fd", "x", "x", "p", "whence"),
+    "fcntl64": (),  # decode.WHOLE
+    "waitpid": ("d", "owstatus", "waitopts"),
     "kill": ("d", "signo"),
     "tkill": ("d", "signo"),
     "tgkill": ("d", "d", "signo"),
@@ -161,7 +170,7 @@ FORMAT: dict[str, tuple[str, ...]] = {
 
 #: How a call's return value prints: d (default, decimal), p (pointer: hex), o (octal),
 #: fd (a descriptor: -y decorates it), ? (never returns).
-RETURNS: dict[str, str] = {"mmap": "p", "mremap": "p", "brk": "p", "shmat": "p", "umask": "o",
+RETURNS: dict[str, str] = {"mmap": "p", "mmap2": "p", "mremap": "p", "brk": "p", "shmat": "p", "umask": "o",
                            "exit": "?", "exit_group": "?",
                            **{n: "fd" for n in ("open", "openat", "creat", "dup", "dup2", "dup3",
                                                 "socket", "accept", "accept4", "epoll_create1",
@@ -233,6 +242,18 @@ ENUMS: dict[str, dict[int, str]] = {
     "shut_how": {0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"},
     "rusage_who": {0: "RUSAGE_SELF", 0xFFFFFFFF: "RUSAGE_CHILDREN", 1: "RUSAGE_THREAD"},
 }
+
+FD_FLAGS: tuple[tuple[int, str], ...] = ((0o2000000, "O_CLOEXEC"), (0o4000, "O_NONBLOCK"),
+                                          (0o40000, "O_DIRECT"))
+STATX_MASK: tuple[tuple[int, str], ...] = (
+    (0x7FF, "STATX_BASIC_STATS"), (1, "STATX_TYPE"), (2, "STATX_MODE"), (4, "STATX_NLINK"),
+    (8, "STATX_UID"), (0x10, "STATX_GID"), (0x20, "STATX_ATIME"), (0x40, "STATX_MTIME"),
+    (0x80, "STATX_CTIME"), (0x100, "STATX_INO"), (0x200, "STATX_SIZE"), (0x400, "STATX_BLOCKS"),
+    (0x800, "STATX_BTIME"), (0x1000, "STATX_MNT_ID"), (0x2000, "STATX_DIOALIGN"))
+STATX_ATTRS: tuple[tuple[int, str], ...] = (
+    (0x4, "STATX_ATTR_COMPRESSED"), (0x10, "STATX_ATTR_IMMUTABLE"), (0x20, "STATX_ATTR_APPEND"),
+    (0x40, "STATX_ATTR_NODUMP"), (0x800, "STATX_ATTR_ENCRYPTED"), (0x1000, "STATX_ATTR_AUTOMOUNT"),
+    (0x2000, "STATX_ATTR_MOUNT_ROOT"), (0x100000, "STATX_ATTR_VERITY"), (0x200000, "STATX_ATTR_DAX"))
 
 FCNTL: dict[int, str] = {0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_SETFL",
                          5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 8: "F_SETOWN", 9: "F_GETOWN",
