@@ -157,6 +157,7 @@ class Tracer:
         self.status: int | None = None
         self.detach_requested = False
         self.counts: dict[str, Counts] = {}
+        self._t_exec = 0.0
         self._regs = bytearray(_REGS.size)
         self._word = bytearray(8)
         self._siginfo = bytearray(128)
@@ -218,12 +219,12 @@ class Tracer:
         """A line of the tracer's own (no prefix), into the trace."""
         self.line(None, text)
 
-    def message(self, text: str) -> None:
+    def message(self, text: str, prefix: bool = True) -> None:
         """A message of the tracer's own, to stderr as strace's `strace: ...` lines."""
         for out in (self._base, *self._files.values()):
             if out.f is self.msg:
                 self._interrupt(out)
-        self.msg.write(f"lxbrand trace: {text}\n")
+        self.msg.write(f"lxbrand trace: {text}\n" if prefix else text + "\n")
         self.msg.flush()
 
     def close(self) -> None:
@@ -307,9 +308,9 @@ class Tracer:
     def _announce(self, p: _Proc) -> None:
         if p.abi != p.announced:
             p.announced = p.abi
-            if self.opts.quiet < 1:
+            if self.opts.quiet < 1:  # strace's message, on stderr (not in the trace)
                 bits = 32 if p.abi == "i386" else 64
-                self.line(p, f"[ Process PID={p.pid} runs in {bits} bit mode. ]")
+                self.message(f"[ Process PID={p.pid} runs in {bits} bit mode. ]", prefix=False)
 
     def _entry(self, p: _Proc, regs: tuple[int, ...]) -> None:
         p.abi = "i386" if regs[_CS] == _CS32 else "amd64"
@@ -362,6 +363,8 @@ class Tracer:
             return
         elapsed = time.monotonic() - p.t_entry
         if self.opts.summary:
+            if ret is None:
+                return  # strace counts only calls that returned (not exit, exit_group)
             cnt = self.counts.get(c.name)
             if cnt is None:
                 cnt = self.counts[c.name] = Counts(p.nr)
@@ -385,8 +388,8 @@ class Tracer:
                 self.line(p, f"<... {c.name} resumed> <detached ...>")
             return
         rest = ", ".join(self._args_text(c, p.split, 6))
-        if c.name == "clone3":
-            rest += clone3_exit(c)
+        if c.name == "clone3":  # its struct was printed at entry, what the kernel filled in now
+            rest += f"{clone3_exit(c)}, {c.args[1]}"
         if ret is None:
             tail = "?"
         else:
@@ -465,9 +468,10 @@ class Tracer:
     def _gone(self, p: _Proc, status: int) -> None:
         if p.in_syscall:
             self._exit(p, None)
-        if self.opts.quiet < 2 and not self.opts.summary:
+        if not self.opts.summary:
             if os.WIFEXITED(status):
-                self.line(p, f"+++ exited with {os.WEXITSTATUS(status)} +++")
+                if self.opts.quiet < 2:  # -qq hides normal exits only, as strace's does
+                    self.line(p, f"+++ exited with {os.WEXITSTATUS(status)} +++")
             else:
                 core = " (core dumped)" if status & 0x80 else ""
                 self.line(p, f"+++ killed by {signame(os.WTERMSIG(status))}{core} +++")
@@ -508,6 +512,7 @@ class Tracer:
         # ensure_procd adds is for the child's PTRACE_TRACEME only, not for the program.
         env = dict(os.environ)
         lxbrand.ensure_procd()  # before the fork: the child joins the same procd
+        self._t_exec = time.monotonic()  # -T of the execve line: from the fork to its stop
         pid = os.fork()
         if pid == 0:  # the child
             try:
@@ -566,9 +571,12 @@ class Tracer:
             argv = envp = "?"
         if o.status is not None and "successful" not in o.status:
             return
-        text = f"execve({quote(os.fsencode(path), False, o.xflag)}, {argv}, {envp})"
-        text = text.ljust(_COLUMN) if len(self._prefix(p) + text) < _COLUMN else text + " "
-        self.line(p, f"{text}= 0")
+        body = f"{self._prefix(p)}execve({quote(os.fsencode(path), False, o.xflag)}, {argv}, {envp})"
+        body = body.ljust(_COLUMN) if len(body) < _COLUMN else body + " "
+        took = f" <{time.monotonic() - self._t_exec:.6f}>" if o.syscall_times else ""
+        out = self._out_of(p)
+        self._interrupt(out)
+        out.write(f"{body}= 0{took}\n")
         if abi == "i386":
             p.abi = "i386"
             self._announce(p)

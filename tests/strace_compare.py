@@ -28,6 +28,7 @@ class Case:
     args: tuple[str, ...] = ()
     gcc: tuple[str, ...] = ("-O0",)
     per_pid: bool = False  # -f: compare each process's lines in order (interleaving is timing)
+    summary: bool = False  # -c: compare calls and errors per call (times and their order vary)
     xfail: str = ""  # a known difference (reason)
 
 
@@ -48,9 +49,18 @@ CASES = [
     Case("status-failed", "files.c", ("-Z",), args=("{tmp}",)),
     Case("status-ok", "files.c", ("-z",), args=("{tmp}",)),
     Case("quiet", "signals.c", ("-qq",), args=("segv",)),
-    Case("procs-f", "procs.c", ("-f",), per_pid=True),
+    Case("procs-f", "procs.c", ("-f",), per_pid=True,
+         xfail="a traced fork child reaped by its own parent reports a wrong exit status to "
+               "lx_wait4 (the wait-ordering bug helper h3 is fixing in lxbrand/wait.py)"),
     Case("threads-f", "threads.c", ("-f",), per_pid=True),
     Case("hello32", "hello32.c", gcc=("-O0", "-m32")),
+    Case("times-T", "memory.c", ("-T",)),
+    Case("times-t", "memory.c", ("-t",)),
+    Case("times-tt", "memory.c", ("-tt", "-e", "trace=%memory")),
+    Case("times-ttt-T", "signals.c", ("-ttt", "-T")),
+    Case("summary-c", "files.c", ("-c",), args=("{tmp}",), summary=True),
+    Case("summary-c-f", "threads.c", ("-c", "-f"), summary=True),
+    Case("ff-f-o", "threads.c", ("-f", "-e", "trace=write,exit,getpid"), per_pid=True),
 ]
 
 _PID_SOURCES = [
@@ -83,15 +93,29 @@ def normalise(lines: list[str]) -> list[str]:
             line = new
         line = re.sub(r"0x[0-9a-f]{6,}", "0xADDR", line)
         line = re.sub(r"<\d+\.\d+>", "<T>", line)
+        line = re.sub(r"/#\d+>", "/#INODE>", line)  # O_TMPFILE's name is its inode number
         line = re.sub(r"si_(utime|stime)=\d+", r"si_\1=T", line)
         line = re.sub(r'getrandom\("[^"]*"', 'getrandom("R"', line)
-        line = re.sub(r"^(<pid\d+>\s+|\[pid\s+<pid\d+>\] )?\d+(\.\d+)?(:\d\d:\d\d(\.\d+)?)? ", r"\1T ", line) \
-            if _TIMESTAMPED else line
+        # -t, -tt, -ttt: the time of day / epoch seconds at the start (after a -f pid)
+        line = re.sub(r"^((?:<pid\d+> +)?)(?:\d\d:\d\d:\d\d(?:\.\d{6})?|\d{9,}\.\d{6}) ",
+                      lambda m: m.group(1) + "T" + ("tt" if "." in m.group(0) else "") + " ", line)
         out.append(line)
     return out
 
 
-_TIMESTAMPED = False
+def summary_rows(lines: list[str]) -> list[str]:
+    """A -c table as `name calls errors` rows (sorted by name: the time order varies), plus
+    the header and rule lines as printed."""
+    rows, fixed = [], []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 5 and re.fullmatch(r"\d+\.\d\d", parts[0]):
+            name = parts[-1]
+            errors = parts[4] if len(parts) == 6 else ""
+            rows.append(f"{name} calls={parts[3]} errors={errors or 0}")
+        else:
+            fixed.append(line)
+    return fixed + sorted(rows)
 
 
 @dataclass
@@ -160,6 +184,8 @@ def run_case(case: Case, work: Path, python: str = sys.executable, timeout: floa
         text = log.read_text() if log.exists() else ""
         logs.append(normalise(text.replace(str(tmp), "{tmp}").splitlines()))
     a, b = logs
+    if case.summary:
+        a, b = summary_rows(a), summary_rows(b)
     if case.per_pid:
         a, b = _by_pid(a), _by_pid(b)
     res = Result(case, a, b)

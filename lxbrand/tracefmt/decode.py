@@ -598,7 +598,7 @@ def _user_desc(c: Call, addr: int) -> str:
     vals = [bits & 1, (bits >> 1) & 3, (bits >> 3) & 1, (bits >> 4) & 1, (bits >> 5) & 1, (bits >> 6) & 1]
     body = ", ".join(f"{n}={v}" for n, v in zip(names, vals))
     c.saved["user_desc"] = addr
-    return f"{{entry_number={entry}, base_addr={base:#x}, limit={limit:#x}, {body}}}"
+    return f"{{entry_number={entry}, base_addr={base:#010x}, limit={limit:#08x}, {body}}}"
 
 
 def _clone(c: Call) -> list[str]:
@@ -698,6 +698,10 @@ def format_ret(c: Call, ret: int) -> str:
         return f"0{ret:o}".rjust(3, "0")
     if kind == "fd" and c.decode_fds:
         return _fd(c, ret)
+    if c.name == "set_thread_area" and ret == 0 and "user_desc" in c.saved:
+        d = c.mem.read(int(c.saved["user_desc"]), 4)  # type: ignore[arg-type]
+        if d and len(d) == 4:
+            return f"0 (entry_number={struct.unpack('<i', d)[0]})"
     if c.name in ("fcntl", "fcntl64"):
         cmd = s32(c.args[1])
         if cmd in (0, 1030) and c.decode_fds:  # F_DUPFD(_CLOEXEC): a descriptor
