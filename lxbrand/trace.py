@@ -137,6 +137,7 @@ class _Proc:
     stop_sent: bool = False  # we sent it SIGSTOP to detach at its delivery stop
     pending: int = 0  # the signal to resume it with first
     fresh: bool = False  # auto-attached by -f: its first SIGSTOP stop is swallowed
+    after_exec: bool = False  # execve's exit was printed at its SIGTRAP: skip its exit stop
     out: _Out | None = None
     extra: dict = field(default_factory=dict)
 
@@ -432,6 +433,10 @@ class Tracer:
             compat = regs[_CS] == _CS32
             rax = s32(regs[_RAX]) if compat else s64(regs[_RAX])
             orig = s32(regs[_ORIG]) if compat else s64(regs[_ORIG])
+            if p.after_exec and not p.in_syscall and rax != _ENOSYS:
+                p.after_exec = False  # execve's own exit stop, after its SIGTRAP
+                return 0
+            p.after_exec = False
             if p.in_syscall and rax == _ENOSYS and orig != p.nr:
                 self._exit(p, None)  # its exit was never seen: this is the next entry
             if p.in_syscall:
@@ -451,6 +456,22 @@ class Tracer:
             return None
         if sig == _SIGTRAP and p.exec_trap:  # the SIGTRAP a successful execve sends
             p.exec_trap = False
+            return 0
+        if sig == _SIGTRAP and p.in_syscall and p.nr in _EXECVE[p.abi]:
+            code = -1
+            if lx_ptrace(PTRACE.GETSIGINFO, p.pid, 0, self._siginfo) == 0:
+                code = struct.unpack_from("<i", self._siginfo, 8)[0]
+            if code in (_SIGTRAP, _SYSGOOD):
+                # execve's exit stop reported without TRACESYSGOOD's 0x80 (lx_ptrace does so
+                # after an exec): a syscall stop all the same, as its si_code says.
+                self._exit(p, 0)
+                return 0
+            # lx_ptrace reports a traced execve's end as two plain SIGTRAP stops (SI_USER)
+            # where Linux gives the exit stop (SIGTRAP|0x80) and then the legacy SIGTRAP: the
+            # first ends the call, the second is swallowed as the legacy trap; an exit stop
+            # that still comes prints nothing (after_exec).
+            self._exit(p, 0)
+            p.after_exec = True
             return 0
         self._signal(p, sig)
         return sig
