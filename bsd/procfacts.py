@@ -20,6 +20,7 @@ __all__ = ["Facts", "facts", "securelevel"]
 _PF_KTHREAD = 0x00200000
 _EXECS = {"amd64": {SYSCALL_NUMBERS["amd64"]["execve"], SYSCALL_NUMBERS["amd64"]["execveat"]},
           "i386": {SYSCALL_NUMBERS["i386"]["execve"], SYSCALL_NUMBERS["i386"]["execveat"]}}
+_ANY_EXEC = _EXECS["amd64"] | _EXECS["i386"]  # (the data model is looked up only for these)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def _inexec(pid: int, state: str) -> bool:
             first = f.read().split(" ", 1)[0]
     except OSError:
         return False
-    if not (first.lstrip("-").isdigit() and int(first) in _EXECS[_abi(pid)]):
+    if not (first.isdigit() and int(first) in _ANY_EXEC and int(first) in _EXECS[_abi(pid)]):
         return False
     if state not in ("t", "T"):
         return True

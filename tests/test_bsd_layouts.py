@@ -143,3 +143,27 @@ def test_round_trip_any_bytes(data):
             s = _schema(kind, abi)
             b = data.draw(st.binary(min_size=sizeof(s), max_size=sizeof(s)))
             assert s.build(s.parse(b)) == b
+
+
+def test_bsd_imports_only_downward():
+    """bsd may import native_proc and structs; nothing of lxbrand, native_proc or structs imports
+    bsd, and bsd imports nothing of lxbrand (ARCHITECTURE's arrows)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+
+    def imports(pkg: str) -> set[str]:
+        out = set()
+        for path in (root / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    out |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    out.add(node.module.split(".")[0])
+        return out
+
+    assert "lxbrand" not in imports("bsd")
+    assert imports("bsd") & {"native_proc", "structs"} == {"native_proc", "structs"}
+    for pkg in ("structs", "native_proc", "lxbrand"):
+        assert "bsd" not in imports(pkg), pkg

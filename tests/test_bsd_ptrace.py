@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import select
 import signal
 import struct
 import subprocess
@@ -15,6 +16,7 @@ import time
 import pytest
 
 import native_proc.client as npc
+from native_proc import host
 from bsd import bsd_ptrace, bsd_wait
 from bsd import procfacts
 from bsd import ptrace as BP
@@ -31,15 +33,19 @@ DEBUGGEE = r"""
 #include <string.h>
 #include <unistd.h>
 volatile long watched;
-volatile long got_usr1;
+volatile long got_usr1;  /* SIGUSR1s handled; the loop prints one line per signal */
+long told;
 char buf[32] = "hello, debugger";
-static void on_usr1(int s) { (void)s; got_usr1 = 1; }
+static void on_usr1(int s) { (void)s; got_usr1++; }
 __attribute__((noinline)) void marker(void) { __asm__ volatile("nop"); }
 int main(int argc, char **argv) {
     signal(SIGUSR1, on_usr1);
     if (argc > 1 && !strcmp(argv[1], "spin")) {
         printf("ready\n"); fflush(stdout);
-        for (;;) { usleep(1000); if (got_usr1) { printf("usr1\n"); fflush(stdout); got_usr1 = 0; } }
+        for (;;) {
+            marker(); watched++; usleep(1000);
+            while (told < got_usr1) { told++; printf("usr1\n"); fflush(stdout); }
+        }
     }
     marker();
     watched = 42;
@@ -141,17 +147,25 @@ def pt_io(pid: int, op: int, offs: int, buf: ctypes.Array | int, length: int) ->
     return rc, IOD.decode(bytes(desc))
 
 
+_pending: dict[int, bytes] = {}
+
+
 def read_line(fd: int) -> bytes:
-    out = b""
+    """The next line from `fd` (a pipe), waiting at most WAIT seconds for it."""
+    out = _pending.pop(fd, b"")
     end = time.monotonic() + WAIT
-    while not out.endswith(b"\n"):
-        if time.monotonic() > end:
+    while b"\n" not in out:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
             raise AssertionError(f"no line from the debuggee in {WAIT} s (got {out!r})")
         chunk = os.read(fd, 200)
         if not chunk:
-            break
+            return out
         out += chunk
-    return out
+    line, rest = out.split(b"\n", 1)
+    if rest:
+        _pending[fd] = rest
+    return line + b"\n"
 
 
 def test_debugger_session(launch, debuggee):
@@ -226,6 +240,28 @@ def test_registers_and_fp(launch):
     assert bsd_ptrace(PT.SETFPREGS, pid, f32, abi="i386") == 0
     bsd_ptrace(PT.GETFPREGS, pid, fp2)
     assert struct.unpack_from("<H", fp2)[0] == 0x027F and fp2[160:176] == bytes(range(16))
+
+
+def test_i386_caller_pt_io(launch, debuggee):
+    """An i386 caller's 16-byte ptrace_io_desc, its buffer below 4 GiB (MAP_32BIT)."""
+    import mmap
+
+    _, sym = debuggee
+    pid, _ = launch()
+    m = mmap.mmap(-1, 4096, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x40)  # MAP_32BIT
+    try:
+        buf = ctypes.c_char.from_buffer(m)
+        where = ctypes.addressof(buf)
+        assert where < 1 << 32
+        iod = codec(PTRACE_IO_DESC["i386"])
+        desc = bytearray(iod.encode({"piod_op": PIOD.READ_D, "piod_offs": sym["buf"], "piod_addr": where,
+                                     "piod_len": 5}))
+        assert len(desc) == 16
+        assert bsd_ptrace(PT.IO, pid, desc, abi="i386") == 0
+        assert iod.decode(bytes(desc))["piod_len"] == 5 and m[:5] == b"hello"
+        del buf
+    finally:
+        m.close()
 
 
 def test_setregs_checks(launch):
@@ -306,11 +342,16 @@ def test_kill_and_resume_signals(launch):
     assert bsd_wait(pid, timeout=WAIT) == (pid, (bsd_signo("USR1") << 8) | 0x7F)
     for bad in (-1, 129):
         assert err(bsd_ptrace, PT.CONTINUE, pid, 1, bad) == errno.EINVAL
-    assert err(bsd_ptrace, PT.CONTINUE, pid, 1, bsd_signo("THR")) == errno.EINVAL  # no such on Linux
+    for name in ("THR", "EMT", "INFO"):  # no such signal on Linux: nothing done
+        assert err(bsd_ptrace, PT.CONTINUE, pid, 1, bsd_signo(name)) == errno.EINVAL
     assert bsd_ptrace(PT.CONTINUE, pid, 1, bsd_signo("USR1")) == 0  # its own signal, delivered
     assert read_line(out) == b"usr1\n"
+    assert bsd_wait(pid, 1) == (0, 0)  # WNOHANG, running
     os.kill(pid, signal.SIGUSR2)
-    assert bsd_wait(pid, timeout=WAIT) == (pid, (bsd_signo("USR2") << 8) | 0x7F)
+    assert bsd_wait(0, timeout=WAIT) == (pid, (bsd_signo("USR2") << 8) | 0x7F)  # our group
+    assert bsd_ptrace(PT.CONTINUE, pid, 1, 0) == 0
+    os.kill(pid, signal.SIGUSR2)
+    assert bsd_wait(-os.getpgid(0), timeout=WAIT) == (pid, (bsd_signo("USR2") << 8) | 0x7F)
     assert bsd_ptrace(PT.KILL, pid) == 0
     assert bsd_wait(pid, timeout=WAIT) == (pid, bsd_signo("KILL"))
 
@@ -341,20 +382,16 @@ def test_esrch_and_system_process():
     assert err(bsd_ptrace, PT.READ_D, kthread, 0) == errno.EINVAL
 
 
-def _spin(debuggee) -> subprocess.Popen:
-    exe, _ = debuggee
-    p = subprocess.Popen([exe, "spin"], stdout=subprocess.PIPE)
-    assert p.stdout.readline() == b"ready\n"
-    return p
-
-
 @pytest.fixture
 def spin(debuggee):
+    """spin() -> Popen of the debuggee looping (our child); each is killed and reaped after."""
+    exe, _ = debuggee
     procs: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
-        p = _spin(debuggee)
+        p = subprocess.Popen([exe, "spin"], stdout=subprocess.PIPE)
         procs.append(p)
+        assert read_line(p.stdout.fileno()) == b"ready\n"
         return p
 
     npc.ensure_procd()
@@ -377,7 +414,37 @@ def test_attach_child(spin):
     assert bsd_ptrace(PT.DETACH, p.pid, 1, 0) == 0
     assert err(bsd_ptrace, PT.READ_D, p.pid, 0) == errno.EPERM  # no longer traced
     os.kill(p.pid, signal.SIGUSR1)
-    assert p.stdout.readline() == b"usr1\n"  # runs untraced: its handler sees the signal
+    assert read_line(p.stdout.fileno()) == b"usr1\n"  # runs untraced: its handler sees the signal
+
+
+def test_hardware_instruction_breakpoint(spin, debuggee):
+    _, sym = debuggee
+    p = spin()
+    assert bsd_ptrace(PT.ATTACH, p.pid) == 0
+    assert bsd_wait(p.pid, timeout=WAIT) == (p.pid, SIGSTOP_STOP)
+    dr = [sym["marker"], 0, 0, 0, 0, 0, 0, 1] + [0] * 8  # L0, R/W0 = 00 (execute), LEN0 = 00
+    assert bsd_ptrace(PT.SETDBREGS, p.pid, bytearray(struct.pack("<16Q", *dr))) == 0
+    assert bsd_ptrace(PT.CONTINUE, p.pid, 1, 0) == 0
+    assert bsd_wait(p.pid, timeout=WAIT) == (p.pid, SIGTRAP_STOP)
+    assert getregs(p.pid)["r_rip"] == sym["marker"]  # an instruction breakpoint traps before
+    back = bytearray(128)
+    bsd_ptrace(PT.GETDBREGS, p.pid, back)
+    assert struct.unpack("<16Q", back)[6] & 0xF == 1
+    assert bsd_ptrace(PT.DETACH, p.pid, 1, 0) == 0  # its areas go with the tracer
+    os.kill(p.pid, signal.SIGUSR1)
+    assert read_line(p.stdout.fileno()) == b"usr1\n"
+
+
+def test_trace_me_is_always_legal(launch):
+    """PT_TRACE_ME twice: the seed has no check ("Always legal")."""
+    npc.ensure_procd()
+
+    def twice() -> None:
+        bsd_ptrace(PT.TRACE_ME, 0)
+        bsd_ptrace(PT.TRACE_ME, 0)
+        BP.pstatus_flags(os.getpid())
+
+    assert _in_child(twice) == 0
 
 
 def test_attach_not_waited_is_ebusy(spin):
@@ -395,9 +462,14 @@ def test_attach_not_waited_is_ebusy(spin):
 # not our child (BSD would reparent it to its tracer; native_proc cannot).
 _FOSTER = r"""
 import os, sys, time
+import ctypes
+r, w = os.pipe()
 pid = os.fork()
 if pid == 0:
+    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL: it goes when its foster parent goes
+    os.dup2(w, 1)
     os.execv(sys.argv[1], [sys.argv[1], "spin"])
+os.read(r, 6)  # "ready\n": it runs the debuggee's image
 print(pid, flush=True)
 time.sleep(600)
 """
@@ -411,14 +483,16 @@ def foster(debuggee):
 
     def start() -> tuple[int, subprocess.Popen]:
         p = subprocess.Popen([sys.executable, "-c", _FOSTER, exe], stdout=subprocess.PIPE)
-        pid = int(p.stdout.readline())
-        started.append((p, pid))
+        started.append((p, 0))
+        pid = int(read_line(p.stdout.fileno()))
+        started[-1] = (p, pid)
         return pid, p
 
     yield start
     for p, pid in started:
-        BP.forget(pid)
-        _kill(pid)
+        if pid:
+            BP.forget(pid)
+            _kill(pid)
         p.kill()
         p.wait(timeout=WAIT)
 
@@ -457,12 +531,15 @@ def test_traced_by_another_is_ebusy(debuggee):
         finally:
             os._exit(0)
     os.close(w)
+    g = 0
     try:
         g = int(read_line(r))
         assert err(bsd_ptrace, PT.READ_D, g, 0x400000) == errno.EBUSY
         assert err(bsd_ptrace, PT.ATTACH, g) == errno.EBUSY
     finally:
-        _kill(a)  # PR_KLC: its tracee dies with it
+        _kill(a)  # PR_KLC: its tracee dies with it (and is killed here too, in case)
+        if g:
+            _kill(g)
         os.waitpid(a, 0)
         os.close(r)
 
@@ -570,7 +647,7 @@ def test_eagain_while_execing(tmp_path):
     p = subprocess.Popen([str(exe)], stdout=subprocess.PIPE)
     ctl = None
     try:
-        assert p.stdout.readline() == b"ready\n"
+        assert read_line(p.stdout.fileno()) == b"ready\n"
         ctl = npc.open(f"{p.pid}/ctl", os.O_WRONLY)
         ctl.write(encode_ctl("amd64", [(PC.PCSENTRY, sysset(SYSCALL_NUMBERS["amd64"]["execve"])),
                                        (PC.PCWSTOP, None)]), timeout=WAIT)
@@ -582,6 +659,71 @@ def test_eagain_while_execing(tmp_path):
         if ctl is not None:
             ctl.close()
         p.wait(timeout=WAIT)
+
+
+THREADS = r"""
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+static void on_usr1(int s) { (void)s; }
+static void *spin(void *a) { (void)a; for (;;) usleep(1000); return 0; }
+int main(void) {
+    pthread_t t;
+    signal(SIGUSR1, on_usr1);
+    pthread_create(&t, 0, spin, 0);
+    printf("ready\n"); fflush(stdout);
+    for (;;) usleep(1000);
+}
+"""
+
+
+def test_a_thread_stops_the_process(tmp_path):
+    """A signal to a non-leader thread: the whole process stops (no PR_ASYNC), and the wait
+    reports that thread's signal, not the leader's requested stop."""
+    src = tmp_path / "threads.c"
+    src.write_text(THREADS)
+    exe = tmp_path / "threads"
+    subprocess.run(["gcc", "-O0", "-pthread", "-o", str(exe), str(src)], check=True)
+    npc.ensure_procd()
+    p = subprocess.Popen([str(exe)], stdout=subprocess.PIPE)
+    try:
+        assert read_line(p.stdout.fileno()) == b"ready\n"
+        assert bsd_ptrace(PT.ATTACH, p.pid) == 0
+        assert bsd_wait(p.pid, timeout=WAIT) == (p.pid, SIGSTOP_STOP)
+        assert bsd_ptrace(PT.CONTINUE, p.pid, 1, 0) == 0
+        other = next(int(t) for t in os.listdir(f"/proc/{p.pid}/task") if int(t) != p.pid)
+        host.tgkill(p.pid, other, signal.SIGUSR1)  # to that thread alone
+        assert bsd_wait(p.pid, timeout=WAIT) == (p.pid, (bsd_signo("USR1") << 8) | 0x7F)
+        assert bsd_ptrace(PT.KILL, p.pid) == 0
+        assert bsd_wait(p.pid, timeout=WAIT) == (p.pid, bsd_signo("KILL"))
+    finally:
+        BP.forget(p.pid)
+        p.kill()
+        p.wait(timeout=WAIT)
+
+
+def test_wait_untraced_child_stop_and_continue():
+    """An ordinary child: its job-control stop under WUNTRACED, SIGCONT under WCONTINUED, its exit."""
+    npc.ensure_procd()
+    pid = os.fork()
+    if pid == 0:
+        while True:
+            signal.pause()
+    try:
+        assert bsd_wait(pid, 1) == (0, 0)
+        os.kill(pid, signal.SIGSTOP)
+        assert bsd_wait(pid, 2, timeout=WAIT) == (pid, SIGSTOP_STOP)  # WUNTRACED
+        os.kill(pid, signal.SIGCONT)
+        assert bsd_wait(pid, 4, timeout=WAIT) == (pid, 0x13)  # WCONTINUED
+        os.kill(pid, signal.SIGTERM)
+        assert bsd_wait(pid, timeout=WAIT) == (pid, bsd_signo("TERM"))
+    finally:
+        _kill(pid)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
 
 
 def test_wait_errors():
