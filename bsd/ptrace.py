@@ -203,10 +203,19 @@ _NEEDS_STOPPED = frozenset({PT.READ_I, PT.READ_D, PT.WRITE_I, PT.WRITE_D, PT.IO,
                             PT.GETDBREGS, PT.SETDBREGS})
 
 
-def check(req: int, pid: int) -> tuple[Facts, Tracee | None]:
+def check(req: int, pid: int) -> tuple[Facts | None, Tracee | None]:
     """kern_ptrace's permission checks, in the seed's order, before anything is done."""
     me = os.getpid()
-    f = facts(me if req == PT.TRACE_ME else pid)
+    held = _tracees.get(pid)
+    if held is not None and held.waited and req in _NEEDS_STOPPED:
+        # Our tracee, its stop taken by our wait and still current (the published snapshot is
+        # valid only while it stays stopped): every check is known to pass without asking the
+        # host (a stopped process exists, is no kernel thread, and is not exec'ing unless held
+        # at execve's entry, which this personality never asks for but is looked at anyway).
+        snap = held.status.snapshot()
+        if snap is not None and _WHY_WHAT.unpack_from(snap, _OFF_WHY)[0] != PR_WHY.PR_SYSENTRY:
+            return None, held
+    f = facts(me if req == PT.TRACE_ME else pid, held.status if held is not None and req != PT.TRACE_ME else None)
     if f is None:
         raise OSError(errno.ESRCH, "no such process")
     if f.system:
@@ -335,13 +344,13 @@ def _pc(addr: Any) -> int | None:
     return None if addr == 1 else addr & ((1 << 64) - 1)
 
 
-def _continue(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
+def _continue(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> int:
     sig = _signal(data)
     resume(t, sig, pc=_pc(addr))
     return 0
 
 
-def _step(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
+def _step(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> int:
     sig = _signal(data)
     resume(t, sig, step=True, pc=_pc(addr))
     return 0
@@ -354,7 +363,7 @@ def detach_messages(t: Tracee) -> list:
             *R.watch_messages(t.watched, []), (PC.PCSET, _PR_RLC)]
 
 
-def _detach(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
+def _detach(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> int:
     sig = _signal(data)
     pc = _pc(addr)
     resume(t, sig, pc=pc, extra=detach_messages(t))
@@ -363,7 +372,7 @@ def _detach(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
     return 0
 
 
-def _kill(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
+def _kill(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> int:
     # data = SIGKILL; goto sendsig: it is stopped, so it is let run into the SIGKILL.
     t.write_proc([(PC.PCKILL, _SOL_SIGKILL)])
     t.waited, t.dying = False, True
@@ -396,7 +405,7 @@ def domem(t: Tracee, offset: int, length: int, data: bytes | None) -> tuple[byte
     return b"", done, 0
 
 
-def _read(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
+def _read(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> int:
     got, moved, error = domem(t, int(addr), 4, None)
     if moved != 4:
         # the seed: a short transfer without an error (or ENOSPC/EPERM) is EINVAL ("EOF")
@@ -404,7 +413,7 @@ def _read(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
     return int.from_bytes(got, "little", signed=True)
 
 
-def _write(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
+def _write(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> int:
     _, moved, error = domem(t, int(addr), 4, (data & 0xFFFFFFFF).to_bytes(4, "little"))
     if moved != 4:
         raise OSError(error if error not in (0, errno.ENOSPC, errno.EPERM) else errno.EINVAL, "cannot write there")
@@ -414,7 +423,7 @@ def _write(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
 _IOD = {abi: codec(PTRACE_IO_DESC[abi]) for abi in _ABIS}
 
 
-def _io(f: Facts, t: Tracee, addr: Any, data: int, abi: str, piod: dict) -> int:
+def _io(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str, piod: dict) -> int:
     op, offs, buf, length = piod["piod_op"], piod["piod_offs"], piod["piod_addr"], piod["piod_len"]
     if op in (PIOD.READ_D, PIOD.READ_I):
         got, moved, error = domem(t, offs, length, None)
@@ -438,11 +447,11 @@ def _io(f: Facts, t: Tracee, addr: Any, data: int, abi: str, piod: dict) -> int:
     return 0
 
 
-def _getregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> bytes:
+def _getregs(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> bytes:
     return R.get_reg(t.snapshot(), abi)
 
 
-def _setregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) -> None:
+def _setregs(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) -> None:
     g = R.set_reg(t.snapshot(), abi, raw)
     try:
         t.write([(PC.PCSREG, g)])
@@ -450,15 +459,15 @@ def _setregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) ->
         raise OSError(errno.EINVAL, f"registers refused ({e.strerror})") from None
 
 
-def _getfpregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> bytes:
+def _getfpregs(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> bytes:
     return R.get_fpreg(t.snapshot(), abi)
 
 
-def _setfpregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) -> None:
+def _setfpregs(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) -> None:
     t.write([(PC.PCSFPREG, R.set_fpreg(t.snapshot(), abi, raw))])
 
 
-def _getdbregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> bytes:
+def _getdbregs(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> bytes:
     return R.get_dbreg(t.dr, abi)
 
 
@@ -482,7 +491,7 @@ def set_dbregs(t: Tracee, dr: list[int], abi: str) -> None:
     t.dr = dr
 
 
-def _setdbregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) -> None:
+def _setdbregs(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) -> None:
     set_dbregs(t, R.parse_dbreg(raw, abi), abi)
 
 
