@@ -201,7 +201,8 @@ _SFD = struct.Struct("<IiiII")  # signalfd_siginfo: ssi_signo, ssi_errno, ssi_co
 def _from_signalfd(raw: bytes) -> bytes:
     """A Linux siginfo_t (SIGCHLD shape) from a struct signalfd_siginfo."""
     signo, err, code, pid, uid = _SFD.unpack_from(raw)
-    status = struct.unpack_from("<i", raw, 40)[0]
+    # ssi_status for a kernel CLD_* one; a queued one (si_code < 0) carries its value in ssi_int
+    status = struct.unpack_from("<i", raw, 40 if code > 0 else 44)[0]
     utime, stime = struct.unpack_from("<QQ", raw, 56)
     out = bytearray(128)
     struct.pack_into("<iii4xIIi4xQQ", out, 0, signo, err, code, pid, uid, status, utime, stime)
@@ -300,11 +301,9 @@ def waitid(ch: Channel, idtype: int, id: int, options: int, timeout: float | Non
                 if sig.fd in host.poll_in([sig.fd], left if sig.slice is None else
                                           min(sig.slice, left if left is not None else sig.slice)):
                     sig.drain()
-    for i, rep in enumerate(_stashed):
-        if _stash_matches(rep, idtype, id):
-            if not options & int(SOLARIS_W.WNOWAIT):
-                del _stashed[i]
-            return rep
+    rep = _from_stash(idtype, id, options)
+    if rep is not None:
+        return rep
     if nohang:
         got = _host(idtype, id, options)
         if got:
@@ -327,6 +326,18 @@ def waitid(ch: Channel, idtype: int, id: int, options: int, timeout: float | Non
                 return r
             if r == 2:
                 return None  # a watched LWP changed: the caller looks again
+            rep = _from_stash(idtype, id, options)  # a report that came as the request was withdrawn
+            if rep is not None:
+                return rep
+
+
+def _from_stash(idtype: int, id: int, options: int) -> bytes | None:
+    for i, rep in enumerate(_stashed):
+        if _stash_matches(rep, idtype, id):
+            if not options & int(SOLARIS_W.WNOWAIT):
+                del _stashed[i]
+            return rep
+    return None
 
 
 def _stash_matches(rep: bytes, idtype: int, id: int) -> bool:
