@@ -157,6 +157,7 @@ def run(scenarios: Iterable[Scenario] | None = None, *, pattern: str | None = No
     importlib.import_module(f"{__package__}.scenarios")  # registers the scenarios
     importlib.import_module(f"{__package__}.scenarios_modern")  # ... and those of the modern interface
     importlib.import_module(f"{__package__}.scenarios_i386")  # ... and those of the i386 caller
+    importlib.import_module(f"{__package__}.scenarios_clients")  # ... and what real clients found
 
     pool = list(scenarios) if scenarios is not None else list(SCENARIOS.values())
     chosen = select(pattern, pool)
