@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
 from .backend import Backend, HostBackend, LxBackend
-from .scenario import SCENARIOS, Obs, Scenario
+from .scenario import SCENARIOS, Obs, Scenario, bound
 from .targets import Targets
 
 __all__ = ["Result", "Report", "run", "compare", "load_limitations", "select", "main"]
 
 LIMITATIONS = Path(__file__).with_name("limitations.toml")
-TIMEOUT = 20.0  # seconds one run of one scenario may take
+TIMEOUT = bound(60.0)  # seconds one run of one scenario may take (above any one bounded wait)
 
 
 class ScenarioTimeout(Exception):
