@@ -3,7 +3,7 @@
     native-proc serve [--socket PATH]   run a procd in the foreground; prints the socket to use
     native-proc status PID...           pflags -r PID... (illumos pflags(1) with registers)
     native-proc status                  the same for every process the procd controls
-    native-proc pflags|pmap|pcred|psig|pwdx|pstop|prun|pwait|pargs|penv|pfiles|ptime|pstack|truss ...
+    native-proc pflags|pmap|pcred|psig|pwdx|pstop|prun|pwait|pargs|penv|pfiles|ptime ...
                                         the illumos proc tools (native_proc.ptools)
     native-proc mount DIR [-f]          serve native_proc's tree at DIR (FUSE); umount DIR
     native-proc shutdown                ask the procd to release everything and exit
