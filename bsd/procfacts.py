@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from structs.syscalls import SYSCALL_NUMBERS
 
@@ -51,7 +52,7 @@ def _abi(pid: int) -> str:
         return "amd64"
 
 
-def _inexec(pid: int, state: str) -> bool:
+def _inexec(pid: int, state: str, status: Any = None) -> bool:
     """Inside execve: running or blocked in it, or held by a tracer at its entry (a stop on
     the way out of a finished exec, the exec SIGTRAP, is not "exec'ing")."""
     try:
@@ -63,27 +64,32 @@ def _inexec(pid: int, state: str) -> bool:
         return False
     if state not in ("t", "T"):
         return True
-    return _held_at_entry(pid)
+    return _held_at_entry(pid, status)
 
 
-def _held_at_entry(pid: int) -> bool:
+def _held_at_entry(pid: int, status: Any = None) -> bool:
+    """Whether lwp 1 is stopped at a system-call entry (PR_SYSENTRY), from its lwpstatus: the
+    tracer's own open file when it has one (the published snapshot: no round trip)."""
     import native_proc.client as npc
-    from structs.codec import codec
+    from structs.fields import memberof
     from structs.procfs import LWPSTATUS
     from structs.procfs_consts import PR_WHY
 
-    lwp = codec(LWPSTATUS["amd64"])
+    off = memberof(LWPSTATUS["amd64"], "pr_why")[0]
     try:
-        with npc.open(f"{pid}/lwp/1/lwpstatus") as f:
-            st = lwp.decode(f.read())
+        if status is not None:
+            snap = status.snapshot() or status.pread(off + 2, 0)
+        else:
+            with npc.open(f"{pid}/lwp/1/lwpstatus") as f:
+                snap = f.pread(off + 2, 0)
     except OSError:
         return False
-    return st["pr_why"] == PR_WHY.PR_SYSENTRY
+    return len(snap) >= off + 2 and int.from_bytes(snap[off:off + 2], "little", signed=True) == PR_WHY.PR_SYSENTRY
 
 
-def facts(pid: int) -> Facts | None:
+def facts(pid: int, lwpstatus: Any = None) -> Facts | None:
     """The facts of a live process, or None when there is none (or only its zombie: pfind
-    finds no zombies)."""
+    finds no zombies).  `lwpstatus`: the caller's open lwpstatus of its lwp 1, if it has one."""
     if pid <= 0:
         return None
     try:
@@ -109,7 +115,7 @@ def facts(pid: int) -> Facts | None:
     gids = [int(x) for x in fields.get("Gid", ["0"] * 4)]
     system = bool(flags & _PF_KTHREAD)
     return Facts(pid=pid, comm=comm, state=state, ppid=ppid, pgid=pgid, sid=sid, tty=tty, system=system,
-                 inexec=not system and _inexec(pid, state), ruid=uids[0], euid=uids[1], rgid=gids[0], egid=gids[1],
+                 inexec=not system and _inexec(pid, state, lwpstatus), ruid=uids[0], euid=uids[1], rgid=gids[0], egid=gids[1],
                  groups=tuple(int(x) for x in fields.get("Groups", [])),
                  sugid=not system and (st.st_uid != uids[0] or st.st_gid != gids[0]),
                  tracer=int(fields.get("TracerPid", ["0"])[0]))

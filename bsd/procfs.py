@@ -42,7 +42,6 @@ from typing import Any
 import native_proc.client as npc
 from structs.bsd import BSD_SIG_MAXSIG, bsd_signo, btos
 from structs.codec import codec
-from structs.ctl import encode_ctl
 from structs.procfs import PRWATCH, PSINFO, PSTATUS
 from structs.procfs_consts import PC, WA
 from structs.signals import stol
@@ -58,7 +57,6 @@ FILES = ("ctl", "status", "map", "regs", "fpregs", "dbregs", "mem", "note", "not
 _PST = codec(PSTATUS["amd64"])
 _PSI = codec(PSINFO["amd64"])
 _WATCH = codec(PRWATCH["amd64"])
-_PCWSTOP = encode_ctl("amd64", [(PC.PCWSTOP, None)])
 
 
 def _pid(pid: int | str) -> int:
@@ -153,14 +151,14 @@ def _ctl(pid: int, verb: str, timeout: float | None) -> None:
         if t.stopped():
             P.resume(t, 0, extra=msgs)
         else:
-            t.write(msgs)
+            t.write_proc(msgs)
         P.forget(pid)
         return
     if verb == "wait":
         if t is None:
             raise OSError(errno.EINVAL, "not attached")
         try:
-            t.lwpctl.write(_PCWSTOP, timeout=timeout)
+            t.write_proc([(PC.PCWSTOP, None)], timeout=timeout)
         except FileNotFoundError:
             P.forget(pid)
             raise OSError(errno.ENOENT, "process has exited") from None
@@ -183,7 +181,7 @@ def _send(pid: int, sig: int, t: P.Tracee | None) -> None:
     ctl just to signal would be a last close when it is closed again, which releases or kills a
     process someone set PR_RLC/PR_KLC on and holds no descriptor of.)"""
     if t is not None:
-        t.write([(PC.PCKILL, sig)])
+        t.write_proc([(PC.PCKILL, sig)])
         return
     try:
         os.kill(pid, stol(sig))

@@ -42,6 +42,7 @@ _SOL_SIGKILL, _SOL_SIGSTOP = 9, 23
 _PST = codec(PSTATUS["amd64"])
 _LWPST = codec(LWPSTATUS["amd64"])
 _OFF_WHY = memberof(LWPSTATUS["amd64"], "pr_why")[0]
+_OFF_REP = memberof(PSTATUS["amd64"], "pr_lwp")
 _WHY_WHAT = struct.Struct("<hh")  # pr_why, pr_what (adjacent shorts)
 _ALL_SIGNALS = {"__sigbits": b"\xff" * 16}
 _NO_SIGNALS = {"__sigbits": bytes(16)}
@@ -64,6 +65,7 @@ class Tracee:
     dying: bool = False  # PT_KILL sent: its exit is the only news left
     dr: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0, 0, R.DR6_RESERVED, 0])
     watched: list[tuple[int, int, int]] = field(default_factory=list)
+    ctl: ProcFile | None = None  # the process's ctl: what acts on the whole process goes here
 
     def snapshot(self) -> bytes:
         """The stopped LWP's lwpstatus_t (EBUSY, the seed's "not currently stopped", if not)."""
@@ -88,11 +90,32 @@ class Tracee:
         return len(snap) >= 4 and bool(_LWPST.struct.unpack_from(snap)[0] & _PR_ISTOP)
 
     def write(self, msgs: list) -> None:
+        """Messages for the representative LWP of the seed (FIRST_LWP_IN_PROC): lwpctl."""
         self.lwpctl.write(encode_ctl("amd64", msgs))
 
+    def write_proc(self, msgs: list, timeout: float | None = None) -> None:
+        """Messages for the whole process (a BSD stop and run is the process's): ctl."""
+        (self.ctl or self.lwpctl).write(encode_ctl("amd64", msgs), timeout=timeout)
+
+    def event(self) -> bytes:
+        """The lwpstatus that shows why the process stopped: lwp 1's, or when it only stopped
+        because a sibling did (PR_REQUESTED), the representative LWP's (pstatus_t.pr_lwp)."""
+        snap = self.snapshot()
+        if _WHY_WHAT.unpack_from(snap, _OFF_WHY)[0] == PR_WHY.PR_REQUESTED:
+            try:
+                with npc.open(f"{self.pid}/status") as f:
+                    data = f.read()
+            except OSError:
+                return snap
+            off, size = _OFF_REP
+            if len(data) >= off + size:
+                return data[off:off + size]
+        return snap
+
     def close(self) -> None:
-        for f in (self.lwpctl, self.status, self.mem):
-            f.close()
+        for f in (self.lwpctl, self.status, self.mem, self.ctl):
+            if f is not None:
+                f.close()
 
 
 _tracees: dict[int, Tracee] = {}
@@ -113,13 +136,18 @@ def take(pid: int, child: bool, oppid: int, exclusive: bool = False) -> Tracee:
     """Open the files a tracer needs for `pid` and enter it in the table."""
     flags = os.O_WRONLY | (os.O_EXCL if exclusive else 0)
     lwpctl = npc.open(f"{pid}/lwp/1/lwpctl", flags)
+    opened = [lwpctl]
     try:
-        st = npc.open(f"{pid}/lwp/1/lwpstatus")
-        mem = npc.open(f"{pid}/as", os.O_RDWR)
+        # (a non-exclusive write open succeeds while our exclusive one is held)
+        opened.append(npc.open(f"{pid}/ctl", os.O_WRONLY))
+        opened.append(npc.open(f"{pid}/lwp/1/lwpstatus"))
+        opened.append(npc.open(f"{pid}/as", os.O_RDWR))
     except BaseException:
-        lwpctl.close()
+        for f in opened:
+            f.close()
         raise
-    t = _tracees[pid] = Tracee(pid, lwpctl, st, mem, child, oppid)
+    _, ctl, st, mem = opened
+    t = _tracees[pid] = Tracee(pid, lwpctl, st, mem, child, oppid, ctl=ctl)
     return t
 
 
@@ -175,10 +203,19 @@ _NEEDS_STOPPED = frozenset({PT.READ_I, PT.READ_D, PT.WRITE_I, PT.WRITE_D, PT.IO,
                             PT.GETDBREGS, PT.SETDBREGS})
 
 
-def check(req: int, pid: int) -> tuple[Facts, Tracee | None]:
+def check(req: int, pid: int) -> tuple[Facts | None, Tracee | None]:
     """kern_ptrace's permission checks, in the seed's order, before anything is done."""
     me = os.getpid()
-    f = facts(me if req == PT.TRACE_ME else pid)
+    held = _tracees.get(pid)
+    if held is not None and held.waited and req in _NEEDS_STOPPED:
+        # Our tracee, its stop taken by our wait and still current (the published snapshot is
+        # valid only while it stays stopped): every check is known to pass without asking the
+        # host (a stopped process exists, is no kernel thread, and is not exec'ing unless held
+        # at execve's entry, which this personality never asks for but is looked at anyway).
+        snap = held.status.snapshot()
+        if snap is not None and _WHY_WHAT.unpack_from(snap, _OFF_WHY)[0] != PR_WHY.PR_SYSENTRY:
+            return None, held
+    f = facts(me if req == PT.TRACE_ME else pid, held.status if held is not None and req != PT.TRACE_ME else None)
     if f is None:
         raise OSError(errno.ESRCH, "no such process")
     if f.system:
@@ -254,8 +291,8 @@ def attach(f: Facts) -> Tracee:
             raise OSError(errno.EBUSY, "already controlled") from None
         raise OSError(errno.ESRCH if e.errno == errno.ENOENT else errno.EPERM, "cannot control it") from None
     try:
-        t.write([(PC.PCSET, PR_PTRACE | _PR_KLC), (PC.PCUNSET, _PR_FORK | _PR_ASYNC | _PR_RLC),
-                 (PC.PCSTRACE, _ALL_SIGNALS), (PC.PCSFAULT, _NO_FAULTS), (PC.PCKILL, _SOL_SIGSTOP)])
+        t.write_proc([(PC.PCSET, PR_PTRACE | _PR_KLC), (PC.PCUNSET, _PR_FORK | _PR_ASYNC | _PR_RLC),
+                      (PC.PCSTRACE, _ALL_SIGNALS), (PC.PCSFAULT, _NO_FAULTS), (PC.PCKILL, _SOL_SIGSTOP)])
     except OSError:
         forget(f.pid)
         raise OSError(errno.EBUSY, "cannot trace it") from None
@@ -284,19 +321,19 @@ def _user_info(sig: int) -> dict:
 
 def resume(t: Tracee, sig: int, step: bool = False, pc: int | None = None, extra: list | None = None) -> None:
     """sendsig for a stopped tracee: the stop's signal is replaced by `sig` (Solaris, 0: none),
-    the pc set when asked, and it runs (stepping)."""
-    snap = t.snapshot()
-    why, what = _WHY_WHAT.unpack_from(snap, _OFF_WHY)
+    the pc of lwp 1 set when asked, and the process runs (PT_STEP: the stopped LWP steps, the
+    others stay stopped until it stops again)."""
+    why, what = _WHY_WHAT.unpack_from(t.event(), _OFF_WHY)
+    if pc is not None:
+        t.write([(PC.PCSVADDR, pc)])  # ptrace_set_pc(FIRST_LWP_IN_PROC)
     msgs: list = list(extra or [])
     if not (why == PR_WHY.PR_SIGNALLED and sig and what == sig):
         # (resumed with its own signal, the stop keeps that signal and its siginfo)
         msgs.append((PC.PCCSIG, None))
         if sig:
             msgs.append((PC.PCSSIG, _user_info(sig)))
-    if pc is not None:
-        msgs.append((PC.PCSVADDR, pc))
     msgs.append((PC.PCRUN, _PRSTEP if step else 0))
-    t.write(msgs)
+    t.write_proc(msgs)
     t.waited = False
 
 
@@ -307,13 +344,13 @@ def _pc(addr: Any) -> int | None:
     return None if addr == 1 else addr & ((1 << 64) - 1)
 
 
-def _continue(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
+def _continue(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> int:
     sig = _signal(data)
     resume(t, sig, pc=_pc(addr))
     return 0
 
 
-def _step(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
+def _step(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> int:
     sig = _signal(data)
     resume(t, sig, step=True, pc=_pc(addr))
     return 0
@@ -326,7 +363,7 @@ def detach_messages(t: Tracee) -> list:
             *R.watch_messages(t.watched, []), (PC.PCSET, _PR_RLC)]
 
 
-def _detach(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
+def _detach(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> int:
     sig = _signal(data)
     pc = _pc(addr)
     resume(t, sig, pc=pc, extra=detach_messages(t))
@@ -335,9 +372,9 @@ def _detach(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
     return 0
 
 
-def _kill(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
+def _kill(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> int:
     # data = SIGKILL; goto sendsig: it is stopped, so it is let run into the SIGKILL.
-    t.write([(PC.PCKILL, _SOL_SIGKILL)])
+    t.write_proc([(PC.PCKILL, _SOL_SIGKILL)])
     t.waited, t.dying = False, True
     return 0
 
@@ -368,7 +405,7 @@ def domem(t: Tracee, offset: int, length: int, data: bytes | None) -> tuple[byte
     return b"", done, 0
 
 
-def _read(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
+def _read(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> int:
     got, moved, error = domem(t, int(addr), 4, None)
     if moved != 4:
         # the seed: a short transfer without an error (or ENOSPC/EPERM) is EINVAL ("EOF")
@@ -376,7 +413,7 @@ def _read(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
     return int.from_bytes(got, "little", signed=True)
 
 
-def _write(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
+def _write(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> int:
     _, moved, error = domem(t, int(addr), 4, (data & 0xFFFFFFFF).to_bytes(4, "little"))
     if moved != 4:
         raise OSError(error if error not in (0, errno.ENOSPC, errno.EPERM) else errno.EINVAL, "cannot write there")
@@ -386,7 +423,7 @@ def _write(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> int:
 _IOD = {abi: codec(PTRACE_IO_DESC[abi]) for abi in _ABIS}
 
 
-def _io(f: Facts, t: Tracee, addr: Any, data: int, abi: str, piod: dict) -> int:
+def _io(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str, piod: dict) -> int:
     op, offs, buf, length = piod["piod_op"], piod["piod_offs"], piod["piod_addr"], piod["piod_len"]
     if op in (PIOD.READ_D, PIOD.READ_I):
         got, moved, error = domem(t, offs, length, None)
@@ -410,11 +447,11 @@ def _io(f: Facts, t: Tracee, addr: Any, data: int, abi: str, piod: dict) -> int:
     return 0
 
 
-def _getregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> bytes:
+def _getregs(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> bytes:
     return R.get_reg(t.snapshot(), abi)
 
 
-def _setregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) -> None:
+def _setregs(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) -> None:
     g = R.set_reg(t.snapshot(), abi, raw)
     try:
         t.write([(PC.PCSREG, g)])
@@ -422,15 +459,15 @@ def _setregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) ->
         raise OSError(errno.EINVAL, f"registers refused ({e.strerror})") from None
 
 
-def _getfpregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> bytes:
+def _getfpregs(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> bytes:
     return R.get_fpreg(t.snapshot(), abi)
 
 
-def _setfpregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) -> None:
+def _setfpregs(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) -> None:
     t.write([(PC.PCSFPREG, R.set_fpreg(t.snapshot(), abi, raw))])
 
 
-def _getdbregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str) -> bytes:
+def _getdbregs(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str) -> bytes:
     return R.get_dbreg(t.dr, abi)
 
 
@@ -442,11 +479,11 @@ def set_dbregs(t: Tracee, dr: list[int], abi: str) -> None:
     new = R.dbreg_areas(dr, abi)
     if new != t.watched:
         try:
-            t.write(R.watch_messages(t.watched, new))
+            t.write_proc(R.watch_messages(t.watched, new))
         except OSError as e:
             # the old areas were removed before the failing one: put them back
             try:
-                t.write(R.watch_messages([], t.watched))
+                t.write_proc(R.watch_messages([], t.watched))
             except OSError:
                 pass
             raise OSError(errno.EINVAL, f"cannot watch that ({e.strerror})") from None
@@ -454,7 +491,7 @@ def set_dbregs(t: Tracee, dr: list[int], abi: str) -> None:
     t.dr = dr
 
 
-def _setdbregs(f: Facts, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) -> None:
+def _setdbregs(f: Facts | None, t: Tracee, addr: Any, data: int, abi: str, raw: bytes) -> None:
     set_dbregs(t, R.parse_dbreg(raw, abi), abi)
 
 

@@ -19,7 +19,6 @@ import time
 import native_proc.client as npc
 from structs.bsd import stob
 from structs.codec import codec
-from structs.ctl import encode_ctl
 from structs.fields import memberof
 from structs.procfs import LWPSTATUS, SIGINFO, SIGINFO_VIEWS
 from structs.procfs_consts import PC, PR_WHY, SOLARIS_P, SOLARIS_W
@@ -37,7 +36,6 @@ _CLD = codec(SIGINFO_VIEWS["amd64"]["cld"])
 _FAULT = codec(SIGINFO_VIEWS["amd64"]["fault"])
 _OFF_INFO = memberof(LWPSTATUS["amd64"], "pr_info")[0]
 _LWPST = codec(LWPSTATUS["amd64"])
-_PCWSTOP = encode_ctl("amd64", [(PC.PCWSTOP, None)])
 _SLICE = 0.05  # seconds between looks at attached non-children while children are waited for
 
 
@@ -47,7 +45,7 @@ def _bsd_sig(solaris: int) -> int:
 
 def stop_status(t: P.Tracee) -> int:
     """The BSD wait status of a stopped tracee, from its lwpstatus; DR6 is set for a debug trap."""
-    snap = t.snapshot()
+    snap = t.event()
     why, what = P._WHY_WHAT.unpack_from(snap, P._OFF_WHY)
     sig = _bsd_sig(what) if why in (PR_WHY.PR_SIGNALLED, PR_WHY.PR_JOBCONTROL) else _BSD_SIGTRAP
     if sig == _BSD_SIGTRAP:
@@ -125,7 +123,7 @@ def _block(t: P.Tracee, deadline: float | None) -> tuple[int, int]:
             _wait_exit(t.pid, left)
         else:
             try:
-                t.lwpctl.write(_PCWSTOP, timeout=left)
+                t.write_proc([(PC.PCWSTOP, None)], timeout=left)
             except FileNotFoundError:
                 return _gone(t)
             except (TimeoutError, OSError) as e:
@@ -169,24 +167,30 @@ def _children(pid: int, options: int, timeout: float | None) -> tuple[int, int]:
     if options & WNOHANG:
         opts |= int(SOLARIS_W.WNOHANG)
     idtype, id_ = _idtype(pid)
-    info = npc.waitid(idtype, id_, opts, timeout=timeout)
-    if info is None:
-        return 0, 0
-    d = _SI.decode(info)
-    c = _CLD.decode(d["__data"])
-    who, code, sstatus = c["si_pid"], d["si_code"], c["pdata"]["si_status"]
-    if code == _CLD_TRAPPED:
-        t = P.tracee_of(who)
-        if t is None:
-            t = P.take(who, child=True, oppid=os.getpid())
-        t.waited = True
-        try:
-            return who, stop_status(t)
-        except OSError:
-            return who, (_bsd_sig(sstatus) << 8) | 0x7F
-    if code in (_CLD_EXITED, _CLD_KILLED, _CLD_DUMPED):
-        P.forget(who)
-    return who, _exit_status(code, sstatus)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        info = npc.waitid(idtype, id_, opts, timeout=left)
+        if info is None:
+            return 0, 0
+        d = _SI.decode(info)
+        c = _CLD.decode(d["__data"])
+        who, code, sstatus = c["si_pid"], d["si_code"], c["pdata"]["si_status"]
+        if code == _CLD_TRAPPED:
+            t = P.tracee_of(who)
+            if t is not None and t.dying:
+                # PT_KILL was sent: a stop seen while its threads die is no news; its exit is
+                continue
+            if t is None:
+                t = P.take(who, child=True, oppid=os.getpid())
+            t.waited = True
+            try:
+                return who, stop_status(t)
+            except OSError:
+                return who, (_bsd_sig(sstatus) << 8) | 0x7F
+        if code in (_CLD_EXITED, _CLD_KILLED, _CLD_DUMPED):
+            P.forget(who)
+        return who, _exit_status(code, sstatus)
 
 
 def _has_children() -> bool:

@@ -88,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("-v", dest="verbose", action="store_true", help="print both observation logs of each failure")
     r = sub.add_parser("replay", help="replay recorded debugger sessions and compare every call")
     r.add_argument("dirs", nargs="+", metavar="DIR", help="session directories (meta.json, trace.strace)")
-    r.add_argument("--backend", choices=["host", "lx"], default="host",
-                   help="replay through the host's ptrace (the reference) or through lx_ptrace")
+    r.add_argument("--backend", choices=["host", "lx"], default="lx",
+                   help="replay through lx_ptrace (default) or through the host's ptrace")
+    r.add_argument("--no-host-oracle", dest="host_oracle", action="store_false",
+                   help="lx only: do not replay each session through the host alongside (then lx is "
+                        "judged against the recording alone)")
     r.add_argument("--json", metavar="FILE", help="write every compared call to FILE as JSON")
     r.add_argument("--first", type=int, default=5, metavar="N", help="differing calls shown per session")
     r.add_argument("--timeout", type=float, default=5.0, metavar="S",
@@ -123,7 +126,8 @@ def replay_main(args: argparse.Namespace) -> int:
             print(f"lxbrand replay: {d}: not a session directory (no meta.json), skipped", file=sys.stderr)
             continue
         try:
-            rep = replay_session(d, args.backend, timeout=args.timeout, progress=progress)
+            rep = replay_session(d, args.backend, timeout=args.timeout, progress=progress,
+                                 host_oracle=args.host_oracle)
         except (OSError, RuntimeError, ValueError) as e:
             rep = SessionReport(name, args.backend, errors=[f"{type(e).__name__}: {e}"])
         reports.append(rep)

@@ -121,7 +121,15 @@ def _open_tracee(tid: int, attach: bool = False) -> Tracee:
     try:
         pid, lwpid = npc.tidmap(tid)
     except OSError:
-        pid, lwpid = tid, 1
+        pid, lwpid = _tgid(tid), 1
+        if pid != tid:
+            # A thread of a process procd holds no record of yet: opening the process names
+            # its LWPs; the tracee is that LWP, never the leader under the thread's name.
+            try:
+                with npc.open(f"{pid}/status"):
+                    pid, lwpid = npc.tidmap(tid)
+            except OSError:
+                raise OSError(errno.ESRCH, "no such thread") from None
     flags = os.O_WRONLY | (os.O_EXCL if attach else 0)
     lwpctl = npc.open(f"{pid}/lwp/{lwpid}/lwpctl", flags)
     try:
@@ -144,7 +152,8 @@ def tracee_of(tid: int) -> Tracee:
             st = _PST.decode(f.read())
     except OSError:
         raise OSError(errno.ESRCH, "no such process") from None
-    if not (st["pr_flags"] & _PR_PTRACE and st["pr_ppid"] == os.getpid()):
+    # (pr_pid: a thread id names its process's status, but only the process is the child)
+    if not (st["pr_flags"] & _PR_PTRACE and st["pr_ppid"] == os.getpid() and st["pr_pid"] == tid):
         raise OSError(errno.ESRCH, "not traced by this process")
     t = _tracees[tid] = _open_tracee(tid)
     return t
@@ -200,6 +209,16 @@ def _events(options: int, threads: bool = False) -> int:
 
 def _has_threads(pid: int) -> bool:
     return any(x.thread and x.pid == pid for x in _tracees.values())
+
+
+def _quiet_exit_wanted(t: Tracee) -> bool:
+    """Whether `t`'s exit is to be caught at its EXIT event even when the tracer did not ask
+    for it: traced threads of its process exist (the exit code a thread leaves nowhere else),
+    or it is an auto-attached child, whose real parent is a tracee too.  Linux holds that
+    parent's notification until the tracer has reaped the child; here the child is held at its
+    EXIT event until the tracer's wait takes it, so its parent can neither see nor reap it first,
+    and its status is the event's."""
+    return _has_threads(t.pid) or (t.auto and not t.thread)
 
 
 def quiet_exit(t: Tracee, snap: bytes) -> bool:
@@ -743,6 +762,11 @@ def adopt(parent: Tracee, child: int, thread: bool) -> Tracee | None:
         return None  # gone already: its exit is nobody's to report but its parent's
     t.seized, t.options, t.thread, t.auto = parent.seized, parent.options, thread, True
     _enlist(t, attach_stop=True)
+    if not thread and not parent.options & PTRACE_O.TRACEEXIT:
+        try:  # its exit is held at its EXIT event for the tracer's wait (_quiet_exit_wanted)
+            t.lwpctl.write(encode_ctl("amd64", [(PCX.PCXSTOPFOROPT, _events(parent.options, True))]))
+        except OSError:
+            pass
     if thread and not parent.options & PTRACE_O.TRACEEXIT:
         try:  # from now on a thread's exit code is caught at its EXIT event (quiet_exit)
             parent.lwpctl.write(encode_ctl("amd64", [(PCX.PCXSTOPFOROPT, _events(parent.options, True))]))
@@ -766,7 +790,7 @@ def _setoptions(pid: int, addr: Any, data: int, abi: str) -> int:
         raise OSError(errno.EINVAL, "unknown option bits")
     if opts & PTRACE_O.SUSPEND_SECCOMP and os.geteuid() != 0:
         raise OSError(errno.EPERM, "SUSPEND_SECCOMP needs CAP_SYS_ADMIN")
-    msgs: list = [(PCX.PCXSTOPFOROPT, _events(opts, _has_threads(t.pid))), *_life_msgs(opts)]
+    msgs: list = [(PCX.PCXSTOPFOROPT, _events(opts, _quiet_exit_wanted(t))), *_life_msgs(opts)]
     if not _traceme_child(t):
         msgs.append((PC.PCSEXIT, _exit_set(opts, t.seized)))
     t.lwpctl.write(encode_ctl("amd64", msgs))

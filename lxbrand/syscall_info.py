@@ -14,7 +14,8 @@ PTRACE_GET_SYSCALL_INFO (`addr` = the caller's buffer size, `data` = the buffer)
     event and group stops, and any stop whose si_code SETSIGINFO changed.
   * The values come from the registers, as Linux reads them (so a tracer's SETREGS shows):
     nr is (int)orig_rax, the six arguments are rdi rsi rdx r10 r8 r9 (ebx ecx edx esi edi ebp
-    for a 32-bit system call), rval is rax (sign-extended from 32 bits for a 32-bit call) and
+    for a 32-bit system call), rval is rax (for a 32-bit call its low 32 bits, sign-extended
+    only when they are an error number, -4095..-1, as the kernel's syscall_get_error has it) and
     is_error is 1 when -4095 <= rval < 0; ret_data (SECCOMP) is the event message, pr_rval1.
   * `arch` is AUDIT_ARCH_I386 while a 32-bit tracee is in a system call (the kernel's TS_COMPAT:
     its system-call stops, a signal or the exec stop inside a call), AUDIT_ARCH_X86_64 otherwise
@@ -97,6 +98,13 @@ def _s32(v: int) -> int:
     return v - (1 << 32) if v >> 31 else v
 
 
+def _compat_rval(v: int) -> int:
+    """The exit value of a 32-bit system call as the kernel's syscall_get_return_value gives it to
+    a 64-bit tracer: the low 32 bits, negative only for an error number."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= (1 << 32) - 4095 else v
+
+
 def _stop_code(t: P.Tracee, why: int, what: int) -> int:
     """The si_code of the siginfo Linux keeps for this stop (0 where it keeps none)."""
     try:
@@ -136,7 +144,9 @@ def syscall_info(t: P.Tracee) -> tuple[bytes, int]:
             arm["ret_data"] = _Q.unpack_from(snap, _OFF_RVAL1)[0] & 0xFFFFFFFF
         info["_union"] = _ARM[_OP_NAME[op]].encode(arm)
     elif op == OP.EXIT:
-        rval = _s32(lr[_RAX]) if compat else _s64(lr[_RAX])
+        # A 32-bit call's result is a 32-bit value: Linux sign-extends only an error (-4095..-1,
+        # IS_ERR_VALUE), so an address such as mmap2's 0xf7fbf000 stays positive.
+        rval = _compat_rval(lr[_RAX]) if compat else _s64(lr[_RAX])
         info["_union"] = _ARM["exit"].encode({"rval": rval, "is_error": int(-4095 <= rval < 0)})
     return _INFO.encode(info), _SIZE[_OP_NAME[op]]
 

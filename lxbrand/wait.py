@@ -36,7 +36,6 @@ _CLD = codec(SIGINFO_VIEWS["amd64"]["cld"])
 _FAULT = codec(SIGINFO_VIEWS["amd64"]["fault"])
 _OFF_INFO = 16  # lwpstatus_t.pr_info
 _LWPST = codec(LWPSTATUS["amd64"])
-_SLICE = 0.05
 # Solaris waitid options as plain ints (flag-enum arithmetic costs microseconds per wait)
 _S_WEXITED, _S_WTRAPPED, _S_WSTOPPED, _S_WCONTINUED, _S_WNOHANG = (
     int(SOLARIS_W.WEXITED), int(SOLARIS_W.WTRAPPED), int(SOLARIS_W.WSTOPPED), int(SOLARIS_W.WCONTINUED),
@@ -246,10 +245,12 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
                 # monitor look again (a new stop, or ENOENT and an exit with the status).
                 t.reported = False
                 monitor.resume(t.monitor)
-        try:
-            # With a monitor held stopped, wait in slices so such a death is noticed.
-            info = npc.waitid(idtype, id, int(sopts), timeout=_SLICE if held and not options & WNOHANG else None)
-        except TimeoutError:
+        # A monitor held stopped cannot see its target die or stop anew: procd is asked to end
+        # the wait when one of those does (watch), and the loop looks again.  Nothing polls.
+        watch = ([(t.tid, *t.reported_stop) for t in held if t.reported and t.reported_stop]
+                 if not options & WNOHANG else ())
+        info = npc.waitid(idtype, id, int(sopts), watch=watch)
+        if info is None and not options & WNOHANG:
             continue
         if info is None:
             kept = _take_kept(pid)
@@ -395,7 +396,12 @@ def _report(rpid: int, code: int, sstatus: int, options: int) -> _Report | None:
 
 
 def lx_wait4(pid: int, options: int = 0) -> tuple[int, int]:
-    """Linux wait4: (pid, status), (0, 0) for WNOHANG with nothing to report, or (-errno, 0)."""
+    """Linux wait4: (pid, status), (0, 0) for WNOHANG with nothing to report, or (-errno, 0).
+
+    A blocking wait ends with (-EINTR, 0) when a signal handler of the caller ran while it
+    waited, as the raw system call does (lx promises the raw call's answer, so Python's PEP 475
+    retry is not applied; the handler has run by the time this returns).  Exception: a handler
+    installed with SA_RESTART, which the kernel's wait4 would restart, also gives EINTR here."""
     try:
         return _wait(pid, options)
     except OSError as e:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -382,20 +381,17 @@ def listdir(path: str) -> list[str]:
     return [n for n in data.decode().split("\0") if n]
 
 
-def waitid(idtype: int, id: int, options: int, timeout: float | None = None) -> bytes | None:
+def waitid(idtype: int, id: int, options: int, timeout: float | None = None,
+           watch: "list[tuple[int, int, int]] | tuple" = ()) -> bytes | None:
     """Solaris waitid for the caller's children (Solaris idtype, options and numbering): the
     host's exits and job-control stops, and (WTRAPPED) the /proc stops of PR_PTRACE children as
-    CLD_TRAPPED.  Returns a Solaris amd64 siginfo_t, or None for WNOHANG with nothing to report;
-    raises ChildProcessError when there is no such child, TimeoutError after `timeout` seconds."""
-
-    def ask(idt: int, i: int, opts: int, t: float | None) -> bytes:
-        # procd ends a hold itself (the reply then is empty): a reply is never abandoned, so a
-        # report procd hands out always reaches us.
-        hold = b"" if t is None else struct.pack("<d", t)
-        with _session.lock:
-            return _request(_session.get(), Op.WAITID, idt, i, opts, payload=hold)[1]
-
-    return _wait.waitid(ask, idtype, id, options, timeout)
+    CLD_TRAPPED.  Returns a Solaris amd64 siginfo_t, or None for WNOHANG with nothing to report
+    (or, blocking, when an LWP in `watch` -- (host tid, pr_why, pr_what) as last seen stopped --
+    stopped anew or went away); raises ChildProcessError when there is no such child,
+    TimeoutError after `timeout` seconds, InterruptedError when a signal handler ran.  Nothing
+    polls (native_proc/wait.py)."""
+    return _wait.waitid(_wait.Channel(_session.get, _session.lock, _next_seq), idtype, id, options,
+                        timeout, watch)
 
 
 def procd_status() -> str:

@@ -44,6 +44,7 @@ _READ_ONLY = frozenset({"status", "lwpstatus", "psinfo", "lwpsinfo", "auxv", "ma
                         "lusage", "lstatus", "lpsinfo", "xmap"})
 _QUEUE_FILES = frozenset({"lwpsigqueue", "sigqueue"})
 _MODEL_NAME = {PR_MODEL_LP64: "amd64", PR_MODEL_ILP32: "i386"}
+_WATCHED = struct.Struct("<Iii")  # a WAITID's watched LWP: host tid, pr_why, pr_what
 
 
 class Pending:
@@ -173,6 +174,7 @@ class Engine:
         self.release_later: set[int] = set()  # fork children without PR_FORK, not yet stopped
         self.snap = snapshot.Publisher(procd.path)
         self.waiters: dict[Pending, tuple[int, int, int, int]] = {}  # blocked native waitids
+        self.watchers: dict[int, set[Pending]] = {}  # host tid -> waitids it ends (_op_waitid)
         self.armed_pids: set[int] = set()  # processes with armed debug registers
         self.dirty: set[Lwp] = set()  # LWPs whose published snapshot may be out of date
 
@@ -203,6 +205,7 @@ class Engine:
         if model not in _MODEL_NAME:
             raise OSError(errno.EINVAL, "unknown data model")
         proc = self.proc(pid)
+        pid = proc.pid  # a thread id names its process (Engine.proc)
         self._check_access(conn, pid)
         if lwpid and lwpid not in proc.lwps:
             raise OSError(errno.ENOENT, path)
@@ -330,11 +333,28 @@ class Engine:
         got = self._take_report(conn.pid, idtype, id, options)
         if got is not None or options & SOLARIS_W.WNOHANG:
             return 0, got or b""
+        # NON-SOLARIS: after the hold time, the payload may name LWPs (host tid, pr_why, pr_what as
+        # the caller last saw them stopped): a new stop of one of them, or its end, ends the hold
+        # with the value 2 (look again).  lxbrand watches the tracees whose monitors sit stopped.
+        watch = [_WATCHED.unpack_from(payload, off) for off in range(8, len(payload) - _WATCHED.size + 1,
+                                                                    _WATCHED.size)]
+        for tid, why, what in watch:
+            lwp = self.tids.get(tid)
+            if lwp is None or lwp.proc.exited or not lwp.istop or (lwp.why, lwp.what) != (why, what):
+                return 2, b""
         entry = (conn.pid, idtype, id, options)
-        pending = Pending(lambda p: None, lambda p: self.waiters.pop(p, None))
+
+        def cancel(p: Pending) -> None:
+            self.waiters.pop(p, None)
+            for tid, _, _ in watch:
+                self.watchers.get(tid, set()).discard(p)
+
+        pending = Pending(lambda p: None, cancel)
         self.waiters[pending] = entry
-        if len(payload) >= 8:
-            (hold,) = struct.unpack_from("<d", payload)
+        for tid, _, _ in watch:
+            self.watchers.setdefault(tid, set()).add(pending)
+        (hold,) = struct.unpack_from("<d", payload) if len(payload) >= 8 else (-1.0,)
+        if hold >= 0:
 
             def expire() -> None:
                 if self.waiters.pop(pending, None) is not None:
@@ -377,10 +397,22 @@ class Engine:
     # -- processes ---------------------------------------------------------------------------
 
     def proc(self, pid: int) -> Proc:
-        """The Proc for a live host process, created on first use (not yet seized)."""
+        """The Proc for a live host process, created on first use (not yet seized).
+
+        NON-SOLARIS: a thread id that is not a process id (Linux's hidden /proc/TID) names its
+        thread group, as Linux reads the group's memory through /proc/TID/mem: never a process of
+        its own (that would take the group's threads from the real one)."""
         p = self.procs.get(pid)
         if p is not None and not p.exited:
             return p
+        lwp = self.tids.get(pid)
+        if lwp is not None and lwp.proc.pid != pid and not lwp.proc.exited:
+            return lwp.proc
+        tgid = _tgid(pid)
+        if tgid != pid:
+            if not os.path.isdir(f"/proc/{tgid}/task/{pid}"):
+                raise OSError(errno.ENOENT, f"no process {pid}")
+            return self.proc(tgid)
         try:
             model = procinfo.dmodel(pid)
             tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
@@ -589,7 +621,15 @@ class Engine:
             for other in proc.lwps.values():
                 if other is not lwp and not other.istop:
                     self.direct_stop(other)
+        if self.watchers:
+            self._watched(lwp.tid)
         self.wake(proc)
+
+    def _watched(self, tid: int) -> None:
+        """A watched LWP stopped anew or went away: the waitids watching it look again."""
+        for p in list(self.watchers.pop(tid, ())):
+            if self.waiters.pop(p, None) is not None:  # (a finished one may linger in other sets)
+                p.complete(0, 2, b"")
 
     def direct_stop(self, lwp: Lwp) -> None:
         """PCSTOP/PCDSTOP on one LWP: a running one is interrupted, a host-stopped one stops now."""
@@ -688,6 +728,23 @@ class Engine:
             proc.trap_state = 0  # with PR_ASYNC only the leader's stop is reported (wait.py)
         if lwp.hstop is None:
             return
+        try:
+            self._run_host(lwp)
+        except ProcessLookupError:
+            # The thread is dying (a SIGKILL -- PCSSIG's own, sent at once -- makes the host
+            # refuse every request from then on): nothing is left to resume, its exit follows.
+            lwp.cursig, lwp.curinfo, lwp.info_set, lwp.deferred_sig, lwp.abort = 0, b"", False, 0, False
+            lwp.hstop, lwp.regs, lwp.fpregs = None, None, None
+
+    def _run_host(self, lwp: Lwp) -> None:
+        """run_lwp's host part: the signal it owes, a syscall abort, then the host resume."""
+        proc = lwp.proc
+        if lwp.cursig == _SIGKILL:
+            # PCSSIG SIGKILL killed the process when it was sent (control.pcssig); the kernel
+            # takes nothing more from a thread with SIGKILL pending.
+            lwp.cursig, lwp.curinfo, lwp.info_set, lwp.deferred_sig, lwp.abort = 0, b"", False, 0, False
+            self._resume(lwp, 0)
+            return
         if lwp.curfault:
             # A fault not cleared with PRCFAULT becomes its signal.
             sig = FLT_SOLARIS_SIGNAL[FLT(lwp.curfault)]
@@ -725,11 +782,7 @@ class Engine:
             regs[80:88] = (-errno.EINTR & (1 << 64) - 1).to_bytes(8, "little")
             tracing.setregs(lwp, bytes(regs))
         lwp.abort = False
-        try:
-            self._resume(lwp, sig)
-        except OSError as ex:
-            if ex.errno != errno.ESRCH:
-                raise
+        self._resume(lwp, sig)
 
     def _sig_traced(self, proc: Proc, ssig: int) -> bool:
         return bool(ssig and proc.sigtrace >> (ssig - 1) & 1)
@@ -1035,6 +1088,11 @@ class Engine:
 
     def _lwp_gone(self, lwp: Lwp, st: int = 0) -> None:
         proc = lwp.proc
+        if self.watchers:
+            self._watched(lwp.tid)
+            if lwp.tid == proc.pid or len(proc.lwps) <= 1:
+                for other in proc.lwps.values():
+                    self._watched(other.tid)
         self.tids.pop(lwp.tid, None)
         proc.lwps.pop(lwp.lwpid, None)
         if lwp.slot is not None:

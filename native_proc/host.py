@@ -42,7 +42,7 @@ __all__ = [
     "kill", "tkill", "tgkill",
     "process_vm_readv", "process_vm_readv_into", "process_vm_writev",
     "process_vm_readv_iov", "process_vm_writev_iov",
-    "personality", "prctl", "gettid",
+    "personality", "prctl", "gettid", "poll_in", "signalfd", "sigqueue_self",
     "buffer", "address", "from_buffer", "iovec",
 ]
 
@@ -87,6 +87,11 @@ ffi.cdef(
     ssize_t process_vm_writev(pid_t pid, const struct iovec *local_iov, unsigned long liovcnt,
                               const struct iovec *remote_iov, unsigned long riovcnt,
                               unsigned long flags);
+    struct pollfd { int fd; short events; short revents; };
+    int poll(struct pollfd *fds, unsigned long nfds, int timeout);
+    int signalfd(int fd, const void *mask, int flags);
+    int sigemptyset(void *set);
+    int sigaddset(void *set, int signum);
     """
 )
 lib = ffi.dlopen(None)
@@ -346,6 +351,52 @@ def wait4(pid: int, options: int = 0) -> tuple[int, int]:
 
 
 # --- signals ----------------------------------------------------------------------------------------
+
+SYS_rt_tgsigqueueinfo = 297
+_SFD_NONBLOCK_CLOEXEC = 0o4000 | 0o2000000
+_POLLIN = 1
+
+
+def poll_in(fds: Sequence[int], timeout: float | None) -> list[int]:
+    """poll(2) for readability of `fds`, at most `timeout` seconds (None: no limit).  Returns
+    the ready descriptors ([] when the time ran out).  NOT retried on EINTR: a signal whose
+    handler ran raises InterruptedError (the caller decides whether the wait it serves is
+    interruptible -- Linux's blocking waits are)."""
+    n = len(fds)
+    p = ffi.new("struct pollfd[]", n)
+    for i, fd in enumerate(fds):
+        p[i].fd, p[i].events = fd, _POLLIN
+    ms = -1 if timeout is None else max(0, min(int(timeout * 1000 + 0.999), 0x7FFFFFFF))
+    r = lib.poll(p, n, ms)
+    if r == -1:
+        err = ffi.errno
+        if err == _errno.EINTR:
+            raise InterruptedError(_errno.EINTR, "poll interrupted by a signal")
+        raise _oserror(err, "poll")
+    return [p[i].fd for i in range(n) if p[i].revents]
+
+
+def signalfd(signals: Sequence[int]) -> int:
+    """A new non-blocking, close-on-exec signalfd(2) for `signals` (they must be blocked in the
+    threads that are to see them through it)."""
+    mask = ffi.new("char[128]")
+    lib.sigemptyset(mask)
+    for sig in signals:
+        lib.sigaddset(mask, sig)
+    fd = lib.signalfd(-1, mask, _SFD_NONBLOCK_CLOEXEC)
+    if fd == -1:
+        raise _oserror(ffi.errno, "signalfd")
+    return fd
+
+
+def sigqueue_self(info: bytes) -> None:
+    """rt_tgsigqueueinfo(2) to the calling thread with a whole siginfo_t (any si_code is allowed
+    to oneself): a signal taken from a signalfd, given back as it came."""
+    buf = ffi.new("char[128]", bytes(info[:128]).ljust(128, b"\0"))
+    signo = int.from_bytes(info[:4], "little")
+    if _sys5(SYS_rt_tgsigqueueinfo, os.getpid(), gettid(), signo, int(ffi.cast("uintptr_t", buf)), 0) == -1:
+        raise _oserror(ffi.errno, f"rt_tgsigqueueinfo({signo})")
+
 
 def kill(pid: int, sig: int) -> None:
     """kill(2). Raises OSError (ESRCH, EPERM, EINVAL for a bad signal)."""

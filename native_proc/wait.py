@@ -4,26 +4,34 @@ processes, a traced child's /proc stops reported to its parent as CLD_TRAPPED.
 Solaris numbering throughout (options SOLARIS_W, idtypes SOLARIS_P, signal numbers, siginfo_t
 in the caller's amd64 layout).  procd keeps, per PR_PTRACE process, whether a whole-process
 stop is waiting to be reported (once per stop, WNOWAIT leaves it); the client asks procd for
-those and the host for everything else.  A blocked waitid waits in procd in short slices and
-checks the host between them, because only the parent itself can wait for its children.
+those and the host for everything else.  A blocked waitid polls nothing: procd holds its
+request until a report is due (or a PR_PTRACE child exits, or an LWP the caller watches stops
+anew or goes away), and the caller's own children's news (SIGCHLD, read through a signalfd
+while the wait blocks it) wakes it for the host's part, which only the parent itself can wait
+for.  A signal whose handler runs ends a blocking wait with InterruptedError (EINTR), as on
+Linux.
 """
 
 from __future__ import annotations
 
 import errno
+import os
+import signal
 import socket
-from typing import Any
+import struct
+import time
+from typing import Any, Callable, Sequence
 
 from structs.codec import codec
 from structs.procfs import SIGINFO, SIGINFO_VIEWS
 from structs.procfs_consts import PR_WHY, SOLARIS_P, SOLARIS_W
 from structs.signals import LTOS
+from structs.wire import REPLY, REQUEST, Op
 
 _CLD_TRAPPED, _CLD_KILLED, _CLD_DUMPED, _CLD_STOPPED = 4, 2, 3, 5
 _SIGCHLD_S, _SIGTRAP_S = 18, 5
 _PR_PTRACE = 0x4000000
 _PR_ASYNC = 0x800000
-_SLICE = 0.05  # seconds a blocked waitid waits in procd before looking at the host again
 
 # Solaris -> Linux option bits and idtypes for the host's waitid.
 # (plain ints: flag-enum arithmetic costs microseconds on every wait)
@@ -116,25 +124,219 @@ def _host(idtype: int, id: int, options: int, block: bool = False) -> bytes | No
     return siginfo_chld(r.si_pid, r.si_uid, r.si_code, status)
 
 
-def waitid(ask_procd: Any, idtype: int, id: int, options: int, timeout: float | None) -> bytes | None:
-    """The client's waitid loop; `ask_procd(idtype, id, options, timeout)` is the WAITID request."""
-    import time
+_REQ = codec(REQUEST).struct
+_REP = codec(REPLY).struct
+_WATCH = struct.Struct("<Iii")  # a watched LWP: host tid, the pr_why / pr_what it was seen at
+_HELLO_LP64 = 2
+_MULTI_THREAD_SLICE = 0.25  # see _ChildSignals.slice
 
-    check_args(idtype, options)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    nohang = bool(options & _WNOHANG)
-    if not options & _WTRAPPED:
-        return _host(idtype, id, options, block=not nohang)
+
+class Channel:
+    """The waiting process's own procd session, as the client hands it over: `get()` the socket,
+    `lock` held around every exchange, `next_seq()` a request tag."""
+
+    def __init__(self, get: Callable[[], socket.socket], lock: Any, next_seq: Callable[[], int]) -> None:
+        self.get, self.lock, self.next_seq = get, lock, next_seq
+
+
+# Reports procd handed out to a WAITID this process then abandoned (a host event or a signal came
+# first): returned before anything else is asked, so no report is ever lost.
+_stashed: list[bytes] = []
+
+
+class _ChildSignals:
+    """SIGCHLD blocked in the waiting thread and readable through a signalfd for the length of a
+    wait: the host's news of the caller's own children (a monitor's stop, an exit) wakes the wait
+    with no polling.  What the wait consumed is given back to the thread when it ends (the same
+    siginfo, rt_tgsigqueueinfo to itself), so a SIGCHLD handler of the caller still runs."""
+
+    _fd: dict[int, int] = {}
+
+    def __enter__(self) -> "_ChildSignals":
+        from . import host
+
+        pid = os.getpid()
+        fd = self._fd.get(pid)
+        if fd is None:
+            fd = self._fd[pid] = host.signalfd([signal.SIGCHLD])
+        self.fd = fd
+        self.taken: list[bytes] = []
+        self.old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        # Another thread, SIGCHLD not blocked there, may take a process-directed SIGCHLD before
+        # the signalfd sees it: then (only then) the wait looks at the host every slice too.
+        try:
+            threads = len(os.listdir("/proc/self/task"))
+        except OSError:
+            threads = 1
+        self.slice = _MULTI_THREAD_SLICE if threads > 1 else None
+        return self
+
+    def drain(self) -> None:
+        while True:
+            try:
+                raw = os.read(self.fd, 128)
+            except BlockingIOError:
+                return
+            if len(raw) < 128:
+                return
+            self.taken.append(_from_signalfd(raw))
+
+    def __exit__(self, *exc: object) -> None:
+        from . import host
+
+        self.drain()
+        if signal.SIGCHLD not in self.old:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.old)
+        if self.taken:
+            # One is enough: SIGCHLD is not queued twice while pending; a handler sees the last.
+            try:
+                host.sigqueue_self(self.taken[-1])
+            except OSError:
+                pass
+
+
+_SFD = struct.Struct("<IiiII")  # signalfd_siginfo: ssi_signo, ssi_errno, ssi_code, ssi_pid, ssi_uid
+
+
+def _from_signalfd(raw: bytes) -> bytes:
+    """A Linux siginfo_t (SIGCHLD shape) from a struct signalfd_siginfo."""
+    signo, err, code, pid, uid = _SFD.unpack_from(raw)
+    status = struct.unpack_from("<i", raw, 40)[0]
+    utime, stime = struct.unpack_from("<QQ", raw, 56)
+    out = bytearray(128)
+    struct.pack_into("<iii4xIIi4xQQ", out, 0, signo, err, code, pid, uid, status, utime, stime)
+    return bytes(out)
+
+
+def _exchange(ch: Channel, idtype: int, id: int, options: int, watch: Sequence[tuple[int, int, int]],
+              sig: _ChildSignals, deadline: float | None) -> bytes | int:
+    """One WAITID held by procd until it has a report (returned), or it says to look again (1: a
+    PR_PTRACE child exited; 2: a watched LWP stopped anew or went away), or a SIGCHLD of ours
+    came (0).  A signal whose handler ran raises InterruptedError, the deadline TimeoutError;
+    either way the request is withdrawn first and a report procd already sent is kept."""
+    from . import host
+
+    hold = struct.pack("<d", -1.0) + b"".join(_WATCH.pack(*w) for w in watch)
+    with ch.lock:
+        sock = ch.get()
+        seq = ch.next_seq()
+        sock.send(_REQ.pack(Op.WAITID, seq, idtype, id, options) + hold)
+        fds = [sock.fileno(), sig.fd]
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if sig.slice is not None:
+                left = sig.slice if left is None else min(left, sig.slice)
+            try:
+                ready = host.poll_in(fds, left)
+            except InterruptedError:
+                _withdraw(sock, ch, seq)
+                raise
+            if sock.fileno() in ready:
+                got = _reply(sock, seq)
+                if got is not None:
+                    return got
+                continue
+            if sig.fd in ready:
+                sig.drain()
+            elif deadline is None or time.monotonic() < deadline:
+                if sig.slice is None:
+                    continue  # a spurious wakeup
+            _withdraw(sock, ch, seq)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError("waitid timed out")
+            return 0
+
+
+def _reply(sock: socket.socket, seq: int) -> bytes | int | None:
+    """The answer to request `seq` if this datagram is it (a report, or 1/2: look again)."""
+    msg = sock.recv(65536)
+    if not msg:
+        raise ConnectionResetError(errno.ECONNRESET, "procd closed the connection")
+    rseq, err, value = _REP.unpack_from(msg)
+    if rseq != seq:
+        return None  # a stale answer to an abandoned request (never a report: see _withdraw)
+    if err:
+        raise OSError(err, os.strerror(err))
+    data = msg[_REP.size:]
+    return data if data else (value or 1)
+
+
+def _withdraw(sock: socket.socket, ch: Channel, seq: int) -> None:
+    """End a held WAITID: a new request (HELLO) makes procd cancel it; a report it sent before
+    that is stashed for the next wait."""
+    hello = ch.next_seq()
+    sock.send(_REQ.pack(Op.HELLO, hello, _HELLO_LP64, 0, 0))
     while True:
-        got = _host(idtype, id, options)  # no round trip; ECHILD: no such child at all
+        msg = sock.recv(65536)
+        if not msg:
+            raise ConnectionResetError(errno.ECONNRESET, "procd closed the connection")
+        rseq = _REP.unpack_from(msg)[0]
+        if rseq == seq and len(msg) > _REP.size:
+            _stashed.append(msg[_REP.size:])
+        if rseq == hello:
+            return
+
+
+def waitid(ch: Channel, idtype: int, id: int, options: int, timeout: float | None,
+           watch: Sequence[tuple[int, int, int]] = ()) -> bytes | None:
+    """The client's waitid (see client.waitid).  Blocks with no polling: procd holds the request
+    until a report is due, and a SIGCHLD of the caller's own children wakes it (signalfd)."""
+    check_args(idtype, options)
+    nohang = bool(options & _WNOHANG)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    if not options & _WTRAPPED:
+        if nohang:
+            return _host(idtype, id, options)
+        with _ChildSignals() as sig:
+            while True:
+                got = _host(idtype, id, options)  # ECHILD: no such child at all
+                if got:
+                    return got
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError("waitid timed out")
+                from . import host
+
+                if sig.fd in host.poll_in([sig.fd], left if sig.slice is None else
+                                          min(sig.slice, left if left is not None else sig.slice)):
+                    sig.drain()
+    for i, rep in enumerate(_stashed):
+        if _stash_matches(rep, idtype, id):
+            if not options & int(SOLARIS_W.WNOWAIT):
+                del _stashed[i]
+            return rep
+    if nohang:
+        got = _host(idtype, id, options)
         if got:
             return got
-        if deadline is not None and time.monotonic() >= deadline:
-            raise TimeoutError("waitid timed out")
-        # procd answers at once when a stop is waiting, else holds the request a slice long.
-        try:
-            got = ask_procd(idtype, id, options, None if nohang else _SLICE)
-        except (socket.timeout, TimeoutError):
-            continue
-        if got or nohang:
-            return got or None
+        with ch.lock:
+            sock = ch.get()
+            seq = ch.next_seq()
+            sock.send(_REQ.pack(Op.WAITID, seq, idtype, id, options))
+            while True:
+                got = _reply(sock, seq)
+                if got is not None:
+                    return got if isinstance(got, bytes) else None
+    with _ChildSignals() as sig:
+        while True:
+            got = _host(idtype, id, options)  # no round trip; ECHILD: no such child at all
+            if got:
+                return got
+            r = _exchange(ch, idtype, id, options, watch, sig, deadline)
+            if isinstance(r, bytes):
+                return r
+            if r == 2:
+                return None  # a watched LWP changed: the caller looks again
+
+
+def _stash_matches(rep: bytes, idtype: int, id: int) -> bool:
+    if idtype == SOLARIS_P.P_ALL:
+        return True
+    si = codec(SIGINFO["amd64"])
+    pid = codec(SIGINFO_VIEWS["amd64"]["cld"]).decode(si.decode(rep)["__data"])["si_pid"]
+    if idtype == SOLARIS_P.P_PID:
+        return pid == id
+    try:
+        return os.getpgid(pid) == id
+    except OSError:
+        return False

@@ -16,6 +16,7 @@ import time
 import pytest
 
 import native_proc.client as npc
+from native_proc import host
 from bsd import bsd_ptrace, bsd_wait
 from bsd import procfacts
 from bsd import ptrace as BP
@@ -657,6 +658,48 @@ def test_eagain_while_execing(tmp_path):
         p.kill()
         if ctl is not None:
             ctl.close()
+        p.wait(timeout=WAIT)
+
+
+THREADS = r"""
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+static void on_usr1(int s) { (void)s; }
+static void *spin(void *a) { (void)a; for (;;) usleep(1000); return 0; }
+int main(void) {
+    pthread_t t;
+    signal(SIGUSR1, on_usr1);
+    pthread_create(&t, 0, spin, 0);
+    printf("ready\n"); fflush(stdout);
+    for (;;) usleep(1000);
+}
+"""
+
+
+def test_a_thread_stops_the_process(tmp_path):
+    """A signal to a non-leader thread: the whole process stops (no PR_ASYNC), and the wait
+    reports that thread's signal, not the leader's requested stop."""
+    src = tmp_path / "threads.c"
+    src.write_text(THREADS)
+    exe = tmp_path / "threads"
+    subprocess.run(["gcc", "-O0", "-pthread", "-o", str(exe), str(src)], check=True)
+    npc.ensure_procd()
+    p = subprocess.Popen([str(exe)], stdout=subprocess.PIPE)
+    try:
+        assert read_line(p.stdout.fileno()) == b"ready\n"
+        assert bsd_ptrace(PT.ATTACH, p.pid) == 0
+        assert bsd_wait(p.pid, timeout=WAIT) == (p.pid, SIGSTOP_STOP)
+        assert bsd_ptrace(PT.CONTINUE, p.pid, 1, 0) == 0
+        other = next(int(t) for t in os.listdir(f"/proc/{p.pid}/task") if int(t) != p.pid)
+        host.tgkill(p.pid, other, signal.SIGUSR1)  # to that thread alone
+        assert bsd_wait(p.pid, timeout=WAIT) == (p.pid, (bsd_signo("USR1") << 8) | 0x7F)
+        assert bsd_ptrace(PT.KILL, p.pid) == 0
+        assert bsd_wait(p.pid, timeout=WAIT) == (p.pid, bsd_signo("KILL"))
+    finally:
+        BP.forget(p.pid)
+        p.kill()
         p.wait(timeout=WAIT)
 
 

@@ -9,6 +9,8 @@ shapes:
   wait4(pid, options)          -> (pid, status), (0, 0) for WNOHANG with nothing, or (-errno, 0)
   waitid(idtype, id, options)  -> (0, {si_pid, si_code, si_status}), (0, None), or (-errno, None)
   kill(pid, sig) / tgkill(tgid, tid, sig) -> 0 or -errno
+  read_memory(tid, addr, size) -> the bytes read through the process or thread id `tid` (the
+                                  host's /proc/TID/mem, lx's TID/as file), or -errno
   spawn_traceme(argv)          -> pid of a child that did PTRACE_TRACEME through this backend and
                                   exec'ed argv, after this backend's wait saw its first stop
                                   (`last_spawn_status` holds that wait's status)
@@ -79,6 +81,9 @@ class Backend:
             return 0
         except OSError as e:
             return _err(e)
+
+    def read_memory(self, tid: int, addr: int, size: int) -> bytes | int:
+        raise NotImplementedError
 
     # -- conveniences built on the primitives ----------------------------------------------------
     def peek(self, req: int, pid: int, addr: int) -> tuple[int, int | None]:
@@ -248,6 +253,18 @@ class HostBackend(Backend):
             return 0, None
         return 0, {"si_pid": r.si_pid, "si_code": r.si_code, "si_status": r.si_status}
 
+    def read_memory(self, tid: int, addr: int, size: int) -> bytes | int:
+        try:
+            fd = os.open(f"/proc/{tid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            return _err(e)
+        try:
+            return os.pread(fd, size, addr)
+        except OSError as e:
+            return _err(e)
+        finally:
+            os.close(fd)
+
     def _child_traceme(self) -> int:
         try:
             return host.ptrace(_TRACEME, 0)
@@ -277,6 +294,15 @@ class LxBackend(Backend):
         if info is not None:
             info = {k: info[k] for k in ("si_pid", "si_code", "si_status")}
         return r, info
+
+    def read_memory(self, tid: int, addr: int, size: int) -> bytes | int:
+        import native_proc.client as npc
+
+        try:
+            with npc.open(f"{tid}/as") as f:
+                return f.pread(size, addr)
+        except OSError as e:
+            return _err(e)
 
     def _before_fork(self) -> None:
         self._lx.ensure_procd()

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
 from .backend import Backend, HostBackend, LxBackend
-from .scenario import SCENARIOS, Obs, Scenario
+from .scenario import SCENARIOS, Obs, Scenario, bound
 from .targets import Targets
 
 __all__ = ["Result", "Report", "run", "compare", "load_limitations", "select", "main"]
 
 LIMITATIONS = Path(__file__).with_name("limitations.toml")
-TIMEOUT = 20.0  # seconds one run of one scenario may take
+TIMEOUT = bound(60.0)  # seconds one run of one scenario may take (above any one bounded wait)
 
 
 class ScenarioTimeout(Exception):
@@ -157,6 +157,7 @@ def run(scenarios: Iterable[Scenario] | None = None, *, pattern: str | None = No
     importlib.import_module(f"{__package__}.scenarios")  # registers the scenarios
     importlib.import_module(f"{__package__}.scenarios_modern")  # ... and those of the modern interface
     importlib.import_module(f"{__package__}.scenarios_i386")  # ... and those of the i386 caller
+    importlib.import_module(f"{__package__}.scenarios_clients")  # ... and what real clients found
 
     pool = list(scenarios) if scenarios is not None else list(SCENARIOS.values())
     chosen = select(pattern, pool)

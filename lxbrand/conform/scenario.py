@@ -26,6 +26,38 @@ from typing import Any, Callable, Iterable
 
 from structs.ptrace_consts import PTRACE
 
+# -- bounded waits -------------------------------------------------------------------------------
+# An expected event takes milliseconds on an idle machine; on a busy 2-core CI box (other jobs,
+# two `yes` loops) a runnable tracee can wait seconds for a CPU.  Every wait for an event that
+# must come is bounded, but generously, and LXBRAND_WAIT_SCALE multiplies the bounds (a slow CI).
+# The bound is only spent when the event never comes, so a generous one costs nothing when the
+# judged side is right.
+
+
+def wait_scale() -> float:
+    """The factor LXBRAND_WAIT_SCALE asks for (default 1; a bad value is 1, never a crash)."""
+    try:
+        v = float(os.environ.get("LXBRAND_WAIT_SCALE", "") or 1.0)
+    except ValueError:
+        return 1.0
+    return v if v > 0 else 1.0
+
+
+def bound(seconds: float) -> float:
+    """`seconds` (the idle-machine bound, already generous) scaled for this run."""
+    return seconds * wait_scale()
+
+
+def waited_text(timeout: float, started: float) -> str:
+    """'within 15 s (waited 15.0 s, load average 3.1)': what a failure message says of a wait."""
+    import time
+
+    try:
+        load = f", load average {os.getloadavg()[0]:.1f}"
+    except OSError:
+        load = ""
+    return f"within {timeout:g} s (waited {time.monotonic() - started:.2f} s{load})"
+
 __all__ = ["Obs", "scenario", "SCENARIOS", "Scenario", "Dbg", "REG_NAMES", "status_text", "errname",
            "signame"]
 

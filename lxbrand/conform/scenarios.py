@@ -12,7 +12,7 @@ import signal
 
 from structs.ptrace_consts import PTRACE
 
-from .scenario import REG_NAMES, Dbg, scenario, signame
+from .scenario import REG_NAMES, Dbg, bound, scenario, signame
 
 USR1, TERM, KILL, SEGV, STOP, TRAP = (int(signal.SIGUSR1), int(signal.SIGTERM), int(signal.SIGKILL),
                                       int(signal.SIGSEGV), int(signal.SIGSTOP), int(signal.SIGTRAP))
@@ -1026,7 +1026,7 @@ def attach_sigkill(b, t):
     d.pt(PTRACE.ATTACH, pid)
     d.wait(pid)
     d.obs.call("kill(SIGKILL)", d.b.kill(pid, KILL))
-    d.wait(pid, timeout=2)
+    d.wait(pid, timeout=bound(15.0))
 
 
 @scenario("attach/exit-while-attached")
@@ -1041,7 +1041,7 @@ def attach_exit(b, t):
     d.b.kill(pid, USR1)
     d.wait(pid)
     d.cont(pid, USR1)
-    d.wait(pid, timeout=2)
+    d.wait(pid, timeout=bound(15.0))
 
 
 @scenario("attach/errors")
@@ -1182,7 +1182,7 @@ def errno_detach_width(b, t):
     d.wait(pid)
     d.pt(PTRACE.CONT, pid, 0, (1 << 32) + USR1, "CONT(2**32 + SIGUSR1)")
     d.pt(PTRACE.DETACH, pid, 0, (1 << 32) + USR1, "DETACH(2**32 + SIGUSR1)")
-    d.wait(pid, timeout=2)
+    d.wait(pid, timeout=bound(15.0))
 
 
 @scenario("errno/wait")
@@ -1195,7 +1195,7 @@ def errno_wait(b, t):
     d.wait(pid, 1)  # nothing new: it is already stopped and reported
 
 
-def _settle(pid: int, timeout: float = 2.0, dead_ok: bool = False) -> None:
+def _settle(pid: int, timeout: float = bound(10.0), dead_ok: bool = False) -> None:
     """Wait (bounded) until `pid` sleeps or is stopped/dead: a quiet point after a resume."""
     import time
 

@@ -27,10 +27,13 @@ from typing import Any
 from native_proc import host
 from structs.ptrace_consts import NT, PTRACE, PTRACE_EVENT, PTRACE_O
 
-from .scenario import REG_NAMES, Dbg, errname, s64, scenario, signame, status_text
+from .scenario import REG_NAMES, Dbg, bound, errname, s64, scenario, signame, status_text, waited_text
 
 M = "modern"  # the target program of this module
-T = 3.0  # seconds an expected event may take to arrive (the host needs milliseconds)
+# seconds an expected event may take to arrive (the host needs milliseconds; a busy CI machine
+# seconds): bounded, generous, scaled by LXBRAND_WAIT_SCALE
+T = bound(15.0)
+SETTLE = bound(10.0)  # seconds a resumed tracee may take to reach the state it must reach
 QUIET = 0.05  # how long to let a tracee run before checking that nothing was reported
 
 USR1, USR2, KILL, STOP, CONT_, TRAP, TERM, TSTP = (
@@ -63,7 +66,8 @@ def wait_for(d: Dbg, pid: int, opts: int = 0, timeout: float = T, must: bool = T
     most `timeout`.  Recorded as "wait4(<who>, <opts>) -> ...".  Nothing within the time: recorded,
     then NoEvent (with must) -- what follows would be meaningless."""
     label = f"wait4({d.obs._v(pid)}, {_wopts(opts)})"
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     while True:
         ret, status = d.b.wait4(pid, opts | WNOHANG)
         if ret != 0 or time.monotonic() > deadline:
@@ -76,7 +80,7 @@ def wait_for(d: Dbg, pid: int, opts: int = 0, timeout: float = T, must: bool = T
         else:
             d.b.adopt(ret)
     if ret == 0 and must:
-        raise NoEvent(f"{label}: nothing within {timeout:g} s")
+        raise NoEvent(f"{label}: nothing {waited_text(timeout, started)}")
     return ret, status
 
 
@@ -232,7 +236,7 @@ def state(pid: int) -> str:
         return "gone"
 
 
-def settle(pid: int, states: str = "StTZ", timeout: float = 2.0) -> str:
+def settle(pid: int, states: str = "StTZ", timeout: float = SETTLE) -> str:
     """Wait (bounded) until `pid` is in one of `states` (S: asleep, t: ptrace-stopped ...)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -54,7 +54,9 @@ Every other mode: A (int3), the body, B (int3), exit 0:
 
 The i386 caller's scenarios (scenarios_i386.py) use `user32` (built with -m32) and `user32-64`
 (the same source, 64-bit): x87 stack 1, pi, log2(10) and xmm0..7 = 00 01 .. 7f loaded, A (int3),
-the body ("count": counter += 3; "idle": nothing), B (int3), exit 0; and `tracer32` (-m32), the
+the body ("count": counter += 3; "mmap2" (32-bit only): mmap2(0xe0000000, 4096, RW,
+PRIVATE|ANONYMOUS|FIXED, -1, 0) and mmap2(0, 4096, R, PRIVATE, 1000, 0) through int $0x80;
+"idle": nothing), B (int3), exit 0; and `tracer32` (-m32), the
 32-bit tracer that is their reference (its commands are described at TRACER32 below).
 """
 
@@ -427,6 +429,20 @@ int main(int argc, char **argv) {
                      :: "m"(xmmin[4]), "m"(xmmin[5]), "m"(xmmin[6]), "m"(xmmin[7]));
     CP();  /* checkpoint A */
     if (!strcmp(m, "count")) counter += 3;
+#ifdef __i386__
+    if (!strcmp(m, "mmap2")) {
+        /* mmap2 through int $0x80: an anonymous page at 0xe0000000 (a result with bit 31 set),
+           then a file mapping of fd 1000 (-EBADF) */
+        long r;
+        __asm__ volatile("push %%ebp\n\tmov %7, %%ebp\n\tint $0x80\n\tpop %%ebp"
+                         : "=a"(r) : "a"(192), "b"(0xe0000000UL), "c"(4096), "d"(3), "S"(0x32), "D"(-1),
+                           "m"(*(long[]){0}) : "memory");
+        __asm__ volatile("push %%ebp\n\tmov %7, %%ebp\n\tint $0x80\n\tpop %%ebp"
+                         : "=a"(r) : "a"(192), "b"(0), "c"(4096), "d"(1), "S"(2), "D"(1000),
+                           "m"(*(long[]){0}) : "memory");
+        (void)r;
+    }
+#endif
     CP();  /* checkpoint B */
     exit(0);
 }

@@ -55,6 +55,7 @@ from typing import Any, Callable, Iterable
 
 from native_proc import host
 
+from . import machine as M
 from . import strace_log as S
 from .backends import Backend, get_backend
 
@@ -440,7 +441,7 @@ def analyse(records: list) -> Analysis:
 # Results
 # -------------------------------------------------------------------------------------------------
 
-KINDS = ("normalized", "run-dependent", "not-implemented", "consequence", "unexplained")
+KINDS = ("normalized", "run-dependent", "machine", "not-implemented", "consequence", "unexplained")
 
 
 @dataclass
@@ -483,8 +484,8 @@ class CallResult:
 
     def text(self, limit: int = 12) -> str:
         head = f"line {self.lineno}: {self.call}  [{self.status}]" + (f" {self.note}" if self.note else "")
-        order = {"unexplained": 0, "consequence": 1, "not-implemented": 2, "run-dependent": 3,
-                 "normalized": 4}
+        order = {"unexplained": 0, "consequence": 1, "not-implemented": 2, "machine": 3,
+                 "run-dependent": 4, "normalized": 5}
         diffs = sorted(self.diffs, key=lambda d: order.get(d.kind, 5))
         lines = [head] + ["    " + d.text() for d in diffs[:limit]]
         if len(diffs) > limit:
@@ -512,6 +513,7 @@ class SessionReport:
     setup_time: float = 0.0
     parse_time: float = 0.0
     target_output: str = ""
+    oracle: dict | None = None  # lx judged by the host's replay in the same run (oracle.py)
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -573,6 +575,7 @@ class SessionReport:
             "named_fields": [{"kind": k, "field": f, "reason": r, "calls": n}
                              for (k, f, r), n in sorted(self.named().items())],
             "target_output": self.target_output,
+            "host_oracle": self.oracle,
             "calls": [r.as_json() for r in self.results],
         }
 
@@ -710,6 +713,9 @@ class Proc:
     maps: list["Region"] | None = None  # live /proc/PID/maps, re-read after each event
     shifts: list["Shift"] = field(default_factory=list)  # learned layout differences
     random_ranges: list[tuple[int, int]] = field(default_factory=list)  # live getrandom buffers
+    stack_delta: int | None = None  # recorded - live initial stack position, once learned
+    stack_line: int = 0  # ... at this line
+    machine: M.MachineFacts | None = None  # recorded vs live CPU facts (per exec)
 
     def reset_image(self) -> None:
         """A new address space (exec): forget what was learned about the old one."""
@@ -719,6 +725,8 @@ class Proc:
         self.maps = None
         self.shifts.clear()
         self.random_ranges.clear()
+        self.stack_delta = None
+        self.machine = None
 
 
 @dataclass
@@ -786,6 +794,8 @@ class Replayer:
         self._facts: dict[int, str] | None = None
         self._ids: dict[tuple[int, int], str] | None = None
         self._line = 0
+        self._rec_reads = _recorded_reads(session.records)
+        self._rec_auxv: M.CpuSide | None = None
 
     # -- pids ------------------------------------------------------------------------------------
 
@@ -800,6 +810,7 @@ class Replayer:
             p.exec_seen = par.exec_seen
             p.shifts = [Shift(x.start, x.end, x.delta, x.what, x.line) for x in par.shifts]
             p.rec_random = par.rec_random
+            p.stack_delta, p.stack_line, p.machine = par.stack_delta, par.stack_line, par.machine
         self.rev[live] = rec
         self.report.pidmap[rec] = live
         self.report.roles[rec] = p.role.describe(self.s.meta)
@@ -1002,6 +1013,102 @@ class Replayer:
             raw = rec_data[a - base:a + 16 - base]
             p.rec_random = (_Q.unpack_from(raw, 0)[0] & ~0xFF, _Q.unpack_from(raw, 8)[0])
 
+    def _ldso_memory(self, p: Proc) -> list[Region]:
+        """ld.so's own writable memory in the live process: its rw file mappings and the
+        anonymous pages its start-up allocator mapped (right below the vDSO/vvar block)."""
+        regions = self._regions(p)
+        out = [r for r in regions if "/ld-linux" in r.path and r.perms.startswith("rw")]
+        for i, r in enumerate(regions[1:], 1):
+            if r.path.startswith("[vvar") or r.path == "[vdso]":
+                prev = regions[i - 1]
+                if not prev.path and prev.perms.startswith("rw") and prev.end == r.start:
+                    out.append(prev)
+                break
+        return out
+
+    def _machine(self, p: Proc) -> M.MachineFacts | None:
+        """The recorded and the live CPU facts for this process's image (read once per exec):
+        the auxv of each side (the recording's from a recorded read of the stack top), and the
+        glibc-hwcaps levels ld.so named in its allocator's pages on each side."""
+        if p.machine is not None or not p.live or not p.exec_seen:
+            return p.machine
+        img = self._image(p)
+        if img is None:
+            return None
+        heap = [r for r in self._ldso_memory(p) if not r.path]
+        if not heap:
+            return None
+        live = M.side_from_auxv(img["auxv"], lambda a: _read_cstr(p.live, a))
+        try:
+            fd = os.open(f"/proc/{p.live}/mem", os.O_RDONLY)
+            try:
+                live.levels = set().union(*(M.levels_in(os.pread(fd, r.end - r.start, r.start)) for r in heap))
+            finally:
+                os.close(fd)
+        except OSError:
+            return None
+        if self._rec_auxv is None:
+            self._rec_auxv = M.CpuSide()
+            for base, data in self._rec_reads:
+                found = M.find_auxv(data, base)
+                if found is not None:
+                    def rd(a: int, base=base, data=data) -> str | None:
+                        k = a - base
+                        if 0 <= k < len(data) and b"\0" in data[k:]:
+                            return data[k:data.index(b"\0", k)].decode("latin-1")
+                        return None
+                    self._rec_auxv = M.side_from_auxv(found[0], rd)
+                    break
+        rec = M.CpuSide(**{k: getattr(self._rec_auxv, k) for k in ("hwcap", "hwcap2", "platform", "minsigstksz")})
+        seen = [data for base, data in self._rec_reads
+                if any(r.start <= base < r.end or base <= r.start < base + len(data) for r in heap)]
+        if seen:
+            rec.levels = set().union(*(M.levels_in(d) for d in seen))
+        p.machine = M.MachineFacts(rec, live)
+        return p.machine
+
+    def _in_ldso(self, p: Proc, addr: int) -> bool:
+        return any(r.start <= addr < r.end for r in self._ldso_memory(p))
+
+    def _machine_diff(self, p: Proc | None, name: str, rec: Any, live: Any, addr: int | None,
+                      ptr: bool) -> Diff | None:
+        """ld.so's data (at live `addr`), or a pointer into it (`ptr`: `rec` and `live` both
+        point into ld.so's memory), differs because ld.so chose another hwcaps level here."""
+        if p is None or not p.exec_seen:
+            return None
+        if addr is not None and not self._in_ldso(p, addr):
+            if not ptr:
+                return None
+        if ptr and not (isinstance(rec, int) and isinstance(live, int)
+                        and self._in_ldso(p, rec) and self._in_ldso(p, live)):
+            if addr is None or not self._in_ldso(p, addr):
+                return None
+        facts = self._machine(p)
+        why = facts.hwcaps_reason() if facts is not None else None
+        return Diff(name, rec, live, "machine", why) if why else None
+
+    def _stack_diff(self, p: Proc | None, name: str, rec: int, live: int) -> Diff | None:
+        """The initial stack sits elsewhere here (the kernel put auxv/platform strings of another
+        size above it): learned from the first stack-pointer observation after exec, then a
+        stack address that differs by exactly that much is the same address."""
+        if p is None or not p.exec_seen:
+            return None
+        stack = next((r for r in self._regions(p) if r.path == "[stack]"), None)
+        if stack is None or not (stack.start <= live < stack.end):
+            return None
+        delta = (rec - live) & MASK64
+        if delta >> 63:
+            delta -= 1 << 64
+        if p.stack_delta is None and name in ("syscall_info.stack_pointer", "regs.rsp") \
+                and delta % 16 == 0 and 0 < abs(delta) < 65536:
+            p.stack_delta, p.stack_line = delta, self._line
+        if p.stack_delta is None or delta != p.stack_delta:
+            return None
+        return Diff(name, rec, live, "normalized",
+                    f"a stack address: the initial stack sits {-p.stack_delta:+#x} from the recording "
+                    "here (the kernel's auxv, platform strings and environment above it differ in "
+                    f"size; learned at line {p.stack_line})")
+
     def _role_diff(self, p: Proc | None, name: str, rec: Any, live: Any) -> Diff | None:
         """Anything read from a probe child, or from the target before its exec: that is the
         debugger's own code and data in the recording, the replayer's helper here."""
@@ -1077,7 +1184,10 @@ class Replayer:
         sh = self._learn_shift(p, rec, live, name)
         if sh is not None:
             return Diff(name, rec, live, "normalized", sh.reason())
-        return None
+        d = self._stack_diff(p, name, rec, live)
+        if d is not None:
+            return d
+        return self._machine_diff(p, name, rec, live, addr, True)
 
     def _annotate(self, p: Proc | None, base: int, live: bytes) -> list[tuple[int, int, str]]:
         """Live address ranges of a buffer read at `base` whose contents legitimately differ
@@ -1548,6 +1658,8 @@ class Replayer:
                 else:
                     d = self._role_diff(p, name, rw, lw)
                 if d is None:
+                    d = self._machine_diff(p, name, rw, lw, base + lo, False)
+                if d is None:
                     if ranges is None:
                         ranges = self._annotate(p, base, live)
                     why = next((w for s_, e_, w in ranges if s_ < base + hi and base + lo < e_), None)
@@ -1806,10 +1918,10 @@ class Replayer:
         r = self.b.ptrace(req, live, addr, data)
         want = rec.kernel_ret
         if r != want:
-            xstate = req in (0x4204, 0x4205) and addr == 0x202 and r == -errno.EINVAL
-            if (r == -errno.EIO and not self.b.implemented(req)) or (xstate and self.b.name == "lx"):
-                why = (f"PTRACE_{name} not implemented by this backend" if not xstate else
-                       "NT_X86_XSTATE is not offered by this backend: EINVAL, gdb falls back")
+            # Only a request the backend declares it lacks is "not-implemented"; any other
+            # answer that is not the recorded one is a difference (no excuse paths).
+            if r == -errno.EIO and not self.b.implemented(req):
+                why = f"PTRACE_{name} not implemented by this backend"
                 res.diffs.append(Diff("ret", _errtext(want), _errtext(r), "not-implemented", why))
                 self._unimplemented(p, rec, req, why)
                 return res
@@ -1966,6 +2078,31 @@ def _ror17(v: int) -> int:
     return ((v >> 17) | (v << 47)) & MASK64
 
 
+def _recorded_reads(records: list) -> list[tuple[int, bytes]]:
+    """(address, bytes) of every recorded read of a traced process's memory (the recording's
+    own view of its target, for the machine facts)."""
+    out = []
+    for r in records:
+        if isinstance(r, S.MemIOCall) and r.name == "pread64" and r.proc_pid is not None and r.data:
+            out.append((r.offset, bytes(r.data)))
+        elif isinstance(r, S.ProcessVmCall) and r.name == "process_vm_readv" and r.data \
+                and len(r.remote_iov) == 1:
+            out.append((r.remote_iov[0][0], bytes(r.data)))
+    return out
+
+
+def _read_cstr(pid: int, addr: int, limit: int = 64) -> str | None:
+    try:
+        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+        try:
+            b = os.pread(fd, limit, addr)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    return b.split(b"\0", 1)[0].decode("latin-1")
+
+
 def _errtext(v: Any) -> Any:
     if isinstance(v, int) and v < 0 and -v in errno.errorcode:
         return f"-{errno.errorcode[-v]}"
@@ -2004,21 +2141,34 @@ def _maps_normal(data: bytes) -> list[tuple]:
 
 
 def replay_session(path: str | os.PathLike, backend: str | Backend = "host", *, timeout: float = 5.0,
-                   progress: Callable[[str, int, int], None] | None = None) -> SessionReport:
-    """Load and replay one session directory; the report."""
+                   progress: Callable[[str, int, int], None] | None = None,
+                   host_oracle: bool | SessionReport = False) -> SessionReport:
+    """Load and replay one session directory; the report.  With `host_oracle` (True, or a host
+    report of the same session made in this run) a non-host backend is judged by the host's
+    replay: differences the host shows too are "machine" (lxbrand/replay/oracle.py)."""
     t0 = time.perf_counter()
     s = load_session(path)
     t_parse = time.perf_counter() - t0
     b = get_backend(backend) if isinstance(backend, str) else backend
+    host_rep = None
+    if host_oracle is not False and b.name != "host":
+        host_rep = host_oracle if isinstance(host_oracle, SessionReport) else \
+            Replayer(s, get_backend("host"), timeout=timeout).run()
     rep = Replayer(s, b, timeout=timeout, progress=progress).run()
     rep.parse_time = t_parse
     rep.elapsed += t_parse
+    if host_rep is not None:
+        from .oracle import judge_by_host
+
+        judge_by_host(rep, host_rep)
     return rep
 
 
-def run_sessions(paths: Iterable[str | os.PathLike], backend: str = "host", *, timeout: float = 5.0,
-                 progress: Callable[[str, int, int], None] | None = None) -> list[SessionReport]:
-    return [replay_session(p, backend, timeout=timeout, progress=progress) for p in paths]
+def run_sessions(paths: Iterable[str | os.PathLike], backend: str = "lx", *, timeout: float = 5.0,
+                 progress: Callable[[str, int, int], None] | None = None,
+                 host_oracle: bool = True) -> list[SessionReport]:
+    return [replay_session(p, backend, timeout=timeout, progress=progress, host_oracle=host_oracle)
+            for p in paths]
 
 
 def format_report(rep: SessionReport, *, first: int = 5) -> str:
@@ -2029,6 +2179,11 @@ def format_report(rep: SessionReport, *, first: int = 5) -> str:
              f"explained {rep.count('explained'):4d}   differed {rep.count('differed'):4d}   "
              f"skipped {rep.count('skipped'):3d}   ({rep.context_lines} signal/exit lines)   "
              f"{rep.elapsed:.2f}s")
+    if rep.oracle is not None:
+        o = rep.oracle
+        L.append(f"   host oracle: {o['disagree']} calls where lx and the host disagree; "
+                 f"{o['machine_calls']} calls differ from the recording on the host too (machine); "
+                 f"the host's own replay: {o['host_differed']} calls differed from the recording")
     if rep.roles or rep.pidmap:
         L.append("   pids (recorded -> live):")
         for k in sorted(set(rep.roles) | set(rep.pidmap)):
