@@ -53,6 +53,10 @@ def _spawn(exe: str, traceme: str | None) -> int:
             os.execv(exe, [exe])
         finally:
             os._exit(127)
+    if traceme is None:
+        end = time.monotonic() + 10  # until it runs the target (an attach before exec is another case)
+        while time.monotonic() < end and os.path.realpath(f"/proc/{pid}/exe") != os.path.realpath(exe):
+            time.sleep(0.001)
     return pid
 
 
@@ -90,12 +94,10 @@ def _path(exe: str, how: str, stops: int) -> tuple[list[float], list[float]]:
         if how in ("host", "traceme"):
             wait(pid, 0)  # its exec stop
         elif how == "seize":
-            time.sleep(0.05)  # let it exec
             if lx_ptrace(PTRACE.SEIZE, pid, 0, 0) or lx_ptrace(PTRACE.INTERRUPT, pid, 0, 0):
                 raise RuntimeError("SEIZE/INTERRUPT failed")
             lx_wait4(pid, _WALL)
         else:  # attach
-            time.sleep(0.05)
             if lx_ptrace(PTRACE.ATTACH, pid, 0, 0):
                 raise RuntimeError("ATTACH failed")
             lx_wait4(pid, _WALL)

@@ -1,12 +1,15 @@
 """The `lxbrand` command.
 
-`lxbrand demo [CMD ...]`: start CMD (default /bin/echo) under PTRACE_TRACEME through the host
+`lxbrand demo [CMD ...]`: start CMD (default `/bin/echo hello from a traced process`) under PTRACE_TRACEME through the host
 binding, stop it at its exec, and print its registers decoded through the `structs` schemas,
 in Linux user_regs_struct order and in the illumos gregset order procd will speak.
 
-`lxbrand trace [-o FILE] [-s N] -- CMD [ARGS...]` / `lxbrand trace [-o FILE] [-s N] -p PID`:
-strace over lx_ptrace (lxbrand/trace.py): one line per system call to stderr or FILE; exits
-with the command's status; with -p, Ctrl-C (SIGINT) detaches and exits 0.
+`lxbrand trace [OPTIONS] [--] CMD [ARGS...]` / `lxbrand trace [OPTIONS] -p PID`: strace over
+lx_ptrace (lxbrand/trace.py; options -c -e -f -ff -o -q -s -T -t -v -x -y -z -Z as strace's):
+one line per system call to stderr or FILE; exits with the command's status; with -p, Ctrl-C
+(SIGINT) detaches and exits 0.
+
+`lxbrand --version` prints the installed version.
 
 `lxbrand conform [--json FILE] [-k PATTERN] [-v]`: the differential conformance suite
 (lxbrand/conform): a table of scenario, verdict, first difference, and the summary line
@@ -29,6 +32,10 @@ from structs.ptrace_consts import PTRACE
 from structs.regs import ILLUMOS_REGS, LINUX_TO_ILLUMOS
 from structs.signals import LinuxSig, ltos, solaris_name
 from structs.user_area import USER_REGS
+
+
+#: what `lxbrand demo` starts when given no command
+DEMO_DEFAULT = ("/bin/echo", "hello from a traced process")
 
 
 def demo(cmd: list[str]) -> int:
@@ -69,19 +76,60 @@ def demo(cmd: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="lxbrand")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("demo", help="print a real traced process's registers through the schemas")
-    d.add_argument("command", nargs=argparse.REMAINDER, help="program to start (default: /bin/echo hello)")
-    t = sub.add_parser("trace", help="strace a command or a running process through lx_ptrace",
-                       usage="lxbrand trace [-o FILE] [-s STRSIZE] (-p PID | -- CMD [ARGS ...])")
-    t.add_argument("-o", dest="output", metavar="FILE", help="write the trace to FILE (default: stderr)")
+def _version() -> str:
+    import native_proc
+
+    return f"lxbrand {native_proc.__version__}"
+
+
+def trace_parser() -> argparse.ArgumentParser:
+    """`lxbrand trace`'s own parser: its usage is what a bad option shows."""
+    t = argparse.ArgumentParser(
+        prog="lxbrand trace",
+        usage="lxbrand trace [-cfqTtvxyzZ] [-e EXPR]... [-o FILE] [-s STRSIZE] (-p PID | [--] CMD [ARGS ...])",
+        description="strace over lx_ptrace: one line per system call of CMD (or of process PID), "
+                    "as strace 6.1 prints it, to stderr or FILE.")
+    t.add_argument("-o", dest="output", metavar="FILE",
+                   help="write the trace to FILE (default: stderr); with -ff, to FILE.PID per process")
     t.add_argument("-p", dest="pid", type=int, metavar="PID", help="attach to a running process")
     t.add_argument("-s", dest="strsize", type=int, default=32, metavar="STRSIZE",
                    help="the longest string printed (default 32)")
-    t.add_argument("-f", dest="follow", action="store_true", help="follow forks (not supported yet)")
+    t.add_argument("-f", dest="follow", action="count", default=0,
+                   help="follow forks, vforks and clones (-ff with -o: one file per process)")
+    t.add_argument("-e", dest="exprs", action="append", default=[], metavar="EXPR",
+                   help="trace=SET (names, %%file, %%process, %%network, %%signal, %%memory, %%desc, "
+                        "%%ipc, /regex, !negation), signal=SET, status=SET")
+    t.add_argument("-c", dest="summary", action="store_true",
+                   help="count time, calls and errors per call; print a summary table at the end")
+    t.add_argument("-T", dest="syscall_times", action="store_true", help="show the time spent in each call")
+    t.add_argument("-t", dest="timestamps", action="count", default=0,
+                   help="prefix lines with the time of day (-tt: with microseconds, -ttt: epoch seconds)")
+    t.add_argument("-y", dest="decode_fds", action="store_true", help="print the paths of file descriptors")
+    t.add_argument("-v", dest="verbose", action="store_true", help="print structures and environments unabbreviated")
+    t.add_argument("-x", dest="xflag", action="count", default=0,
+                   help="print non-ASCII strings in hex (-xx: every string)")
+    t.add_argument("-z", dest="successful", action="store_true", help="print only calls that succeeded")
+    t.add_argument("-Z", dest="failed", action="store_true", help="print only calls that failed")
+    t.add_argument("-q", dest="quiet", action="count", default=0,
+                   help="no attach/detach/personality messages (-qq: no exit status lines either)")
     t.add_argument("command", nargs=argparse.REMAINDER, help="program and arguments to start")
+    return t
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["trace"]:
+        # trace has its own parser: its errors show its usage, not the top-level one.
+        t = trace_parser()
+        return trace_main(t, t.parse_args(argv[1:]))
+    p = argparse.ArgumentParser(prog="lxbrand")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("demo", help="print a real traced process's registers through the schemas")
+    d.add_argument("command", nargs=argparse.REMAINDER,
+                   help=f"program to start (default: {' '.join(DEMO_DEFAULT)})")
+    sub.add_parser("trace", help="strace a command or a running process through lx_ptrace "
+                                 "(`lxbrand trace --help` for its options)", add_help=False)
     c = sub.add_parser("conform", help="differential conformance: every scenario through the host's ptrace and lx_ptrace")
     c.add_argument("--json", dest="json", metavar="FILE", help="also write the full report (both logs) as JSON")
     c.add_argument("-k", dest="pattern", metavar="PATTERN", help="only scenarios whose name contains PATTERN (or matches it as a glob)")
@@ -101,9 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "replay":
         return replay_main(args)
     if args.cmd == "demo":
-        return demo(args.command or ["/bin/echo", "hello from a traced process"])
-    if args.cmd == "trace":
-        return trace_main(t, args)
+        return demo(args.command or list(DEMO_DEFAULT))
     if args.cmd == "conform":
         from .conform.runner import main as conform_main
 
@@ -141,24 +187,44 @@ def replay_main(args: argparse.Namespace) -> int:
 
 
 def trace_main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from .trace import trace
+    from .trace import Options, parse_expr, trace
+    from .tracefmt.classes import ExprError
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if args.follow:
-        parser.error("-f (following forks and threads) is not supported yet: it is a later issue")
     if (args.pid is None) == (not command):
-        parser.error("give either -p PID or a command to start (after --)")
+        parser.error("give either -p PID or a command to start")
     if args.strsize < 0:
         parser.error("-s must not be negative")
-    if args.output is None:
-        return trace(command or None, args.pid, sys.stderr, args.strsize, reraise=True)
-    try:
-        out = open(args.output, "w")
-    except OSError as e:
-        print(f"lxbrand trace: can't open {args.output}: {e.strerror}", file=sys.stderr)
-        return 1
-    with out:
-        return trace(command or None, args.pid, out, args.strsize, reraise=True)
+    if args.follow > 2 or args.timestamps > 3 or args.xflag > 2 or args.quiet > 3:
+        parser.error("an option is repeated more often than it has levels (-ff, -ttt, -xx, -qq at most)")
+    opts = Options(strsize=args.strsize, follow=args.follow, summary=args.summary,
+                   syscall_times=args.syscall_times, timestamps=args.timestamps,
+                   decode_fds=args.decode_fds, verbose=args.verbose, xflag=args.xflag,
+                   quiet=min(args.quiet, 2))
+    for e in args.exprs:
+        try:
+            parse_expr(opts, e)
+        except ExprError as err:
+            parser.error(f"-e {e}: {err}")
+    if args.successful and args.failed:
+        opts.status = frozenset()
+    elif args.successful:
+        opts.status = frozenset({"successful"})
+    elif args.failed:
+        opts.status = frozenset({"failed"})
+    out = sys.stderr
+    if args.output is not None:
+        opts.output = args.output
+        target = args.output if args.follow < 2 else os.path.dirname(os.path.abspath(args.output))
+        try:
+            if args.follow < 2:
+                open(target, "a").close()
+            elif not os.access(target, os.W_OK):
+                raise PermissionError(13, "Permission denied")
+        except OSError as e:
+            print(f"lxbrand trace: can't open {args.output}: {e.strerror}", file=sys.stderr)
+            return 1
+    return trace(command or None, args.pid, out, opts, reraise=True, msg=sys.stderr)
 
 
 if __name__ == "__main__":

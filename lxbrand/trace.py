@@ -1,26 +1,27 @@
-"""`lxbrand trace`: an strace-like tracer written only against `lx_ptrace` and the lx waits.
+"""`lxbrand trace`: an strace written only against `lx_ptrace` and the lx waits.
 
-It is the project's main job (issue 4): the Linux side of a tracer, the way strace drives a
-Linux kernel, running over the lx emulation.  Nothing here calls host ptrace or native_proc
-(apart from `lxbrand.ensure_procd()` before forking a TRACEME child).
+It is the project's main job: the Linux side of a tracer, driving the Linux personality the way
+strace drives a Linux kernel.  Nothing here calls host ptrace or native_proc (apart from
+`lxbrand.ensure_procd()` before forking a TRACEME child); descriptor paths for -y are read from
+/proc/PID/fd as strace reads them.  How lines look is `lxbrand/tracefmt/` (strace 6.1's format).
 
 * `Tracer.start(argv)` forks; the child does PTRACE_TRACEME and execs; the tracer waits for the
   exec SIGTRAP and prints the execve line from what that stop shows (argv/envp on the new stack).
   `Tracer.attach(pid)` does PTRACE_ATTACH and consumes the SIGSTOP attach stop.
-* `Tracer.run()` loops PTRACE_SYSCALL / lx_wait4 / GETREGS.  Entry and exit stops alternate per
-  process (`_Proc.in_syscall`); at an entry rax reads -ENOSYS and orig_rax is the call number.
-  A SIGTRAP stop that is neither (int3, kill(SIGTRAP), the legacy trap after a successful
-  execve) is told apart by the registers: orig_rax -1, or rax not -ENOSYS where an entry is due.
-* One line per call, `name(args) = ret`, decoded through `FORMAT` (a data table: call name ->
-  argument kinds) and `RETURNS`; calls the table does not know get six hex arguments.
-* Other signal stops print `--- SIGxxx ---` and the signal is passed on with PTRACE_SYSCALL.
-  The end of a tracee prints `+++ exited with N +++` / `+++ killed by SIGxxx +++`.
+* Every tracee gets PTRACE_O_TRACESYSGOOD, so syscall stops are SIGTRAP|0x80; entry and exit
+  alternate per process (`_Proc.in_syscall`).  With -f also TRACEFORK/VFORK/CLONE: new tracees
+  are attached by the kernel (here: lx_ptrace's auto-attach) and start with a SIGSTOP stop that
+  is swallowed; one may report before its parent's event stop, so unknown pids are adopted.
+* A call's line is written as strace writes it: at entry up to the first argument known only at
+  exit, the rest at exit.  When another tracee's line comes in between, the open line is ended
+  with ` <unfinished ...>` and the exit later prints `<... NAME resumed>REST`.
+* The i386 personality (CS 0x23) is announced as strace does and decoded with the i386 table.
+* Signal-delivery stops print `--- SIGxxx {siginfo} ---` (PTRACE_GETSIGINFO) and pass the signal
+  on.  The end of a tracee prints `+++ exited with N +++` / `+++ killed by SIGxxx +++`.
 * Attached tracees are detached on `request_detach()` (the CLI's SIGINT/SIGTERM/SIGHUP/SIGQUIT
-  handler): PTRACE_DETACH needs a stopped tracee, so the tracee is sent SIGSTOP (old strace's
-  way: it stops even a tracee that makes no system calls), the loop runs on through any syscall
-  stops until that SIGSTOP's signal-delivery stop, and detaches there with signal 0.
-
-Following forks (-f) is a later issue: one tracee per Tracer.
+  handler): PTRACE_DETACH needs a stopped tracee, so the tracee is sent SIGSTOP, the loop runs on
+  to that SIGSTOP's delivery stop, and detaches there with signal 0; a call it was blocked in
+  (interrupted by the SIGSTOP) is printed as strace does, `<detached ...>`.
 """
 
 from __future__ import annotations
@@ -30,248 +31,43 @@ import os
 import shutil
 import signal
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
 import lxbrand
 from lxbrand import lx_ptrace, lx_wait4
-from structs.ptrace_consts import PTRACE
+from structs.ptrace_consts import PTRACE, PTRACE_O
 from structs.regs import LINUX_REG_INDEX
-from structs.signals import linux_name
 from structs.syscalls import SYSCALLS
 
-__all__ = ["Tracer", "FORMAT", "RETURNS", "FLAGS", "ENUMS", "TraceError", "quote", "exit_code"]
+from .tracefmt import classes
+from .tracefmt.decode import (EXIT_KINDS, WHOLE, Call, clone3_exit, format_arg, format_ret,
+                              rt_sigreturn_arg, s32, s64)
+from .tracefmt.names import SIGNUMS, signame
+from .tracefmt.quoting import quote
+from .tracefmt.siginfo import format_siginfo
+from .tracefmt.summary import Counts, table
+from .tracefmt.tables import ENUMS, FLAGS, FORMAT, RETURNS
 
-# -- the argument decoding tables (data) --------------------------------------------------------
-#
-# Argument kinds:
-#   d      int (signed 32 bit)            ld   long (signed 64 bit)     u   unsigned long
-#   x      hex (0 prints as 0)            p    pointer (NULL or hex)
-#   fd     file descriptor (int)          dirfd  fd, AT_FDCWD for -100
-#   path   NUL-terminated string in the tracee, printed whole ("..."), NULL or hex if unreadable
-#   ibuf   input buffer, its length the next argument: quoted, -s bytes at most, then ...
-#   obuf   output buffer, decoded at exit: as many bytes as the call returned (-s at most)
-#   argv   NULL-terminated array of strings ["a", "b"]
-#   envp   NULL-terminated array, printed as its pointer and /* N vars */
-#   mode   octal; mode? is printed only when the previous flags have O_CREAT or O_TMPFILE
-#   a name of FLAGS or ENUMS: symbolic
-FORMAT: dict[str, tuple[str, ...]] = {
-    "read": ("fd", "obuf", "u"),
-    "write": ("fd", "ibuf", "u"),
-    "pread64": ("fd", "obuf", "u", "ld"),
-    "pwrite64": ("fd", "ibuf", "u", "ld"),
-    "readv": ("fd", "p", "d"),
-    "writev": ("fd", "p", "d"),
-    "open": ("path", "oflags", "mode?"),
-    "openat": ("dirfd", "path", "oflags", "mode?"),
-    "creat": ("path", "mode"),
-    "close": ("fd",),
-    "stat": ("path", "p"),
-    "lstat": ("path", "p"),
-    "fstat": ("fd", "p"),
-    "newfstatat": ("dirfd", "path", "p", "atflags"),
-    "statx": ("dirfd", "path", "atflags", "x", "p"),
-    "access": ("path", "amode"),
-    "faccessat": ("dirfd", "path", "amode"),
-    "faccessat2": ("dirfd", "path", "amode", "atflags"),
-    "chdir": ("path",),
-    "fchdir": ("fd",),
-    "mkdir": ("path", "mode"),
-    "mkdirat": ("dirfd", "path", "mode"),
-    "rmdir": ("path",),
-    "unlink": ("path",),
-    "unlinkat": ("dirfd", "path", "atflags"),
-    "rename": ("path", "path"),
-    "chmod": ("path", "mode"),
-    "readlink": ("path", "p", "u"),
-    "readlinkat": ("dirfd", "path", "p", "u"),
-    "getcwd": ("p", "u"),
-    "execve": ("path", "argv", "envp"),
-    "lseek": ("fd", "ld", "whence"),
-    "dup": ("fd",),
-    "dup2": ("fd", "fd"),
-    "dup3": ("fd", "fd", "oflags"),
-    "pipe": ("p",),
-    "pipe2": ("p", "oflags"),
-    "fcntl": ("fd", "fcntl", "x"),
-    "ioctl": ("fd", "x", "x"),
-    "getdents64": ("fd", "p", "u"),
-    "mmap": ("p", "u", "prot", "mapflags", "fd", "x"),
-    "mprotect": ("p", "u", "prot"),
-    "munmap": ("p", "u"),
-    "brk": ("p",),
-    "arch_prctl": ("arch_prctl", "x"),
-    "set_tid_address": ("p",),
-    "set_robust_list": ("p", "u"),
-    "rseq": ("p", "x", "x", "x"),
-    "prlimit64": ("d", "rlimit", "p", "p"),
-    "getrandom": ("p", "u", "x"),
-    "rt_sigaction": ("signo", "p", "p", "u"),
-    "rt_sigprocmask": ("sighow", "p", "p", "u"),
-    "rt_sigreturn": (),
-    "kill": ("d", "signo"),
-    "tkill": ("d", "signo"),
-    "tgkill": ("d", "d", "signo"),
-    "nanosleep": ("p", "p"),
-    "clock_nanosleep": ("clockid", "x", "p", "p"),
-    "clock_gettime": ("clockid", "p"),
-    "wait4": ("d", "p", "waitopts", "p"),
-    "exit": ("d",),
-    "exit_group": ("d",),
-    "uname": ("p",),
-    "sysinfo": ("p",),
-    "umask": ("mode",),
-    "poll": ("p", "u", "d"),
-    **{name: () for name in ("getpid", "getppid", "gettid", "getuid", "geteuid", "getgid",
-                             "getegid", "getpgrp", "setsid", "sched_yield", "pause", "fork",
-                             "vfork", "sync", "restart_syscall")},
-}
-
-#: How a call's return value prints: d (default, decimal), p (pointer: hex), ? (never returns).
-RETURNS: dict[str, str] = {"mmap": "p", "mremap": "p", "brk": "p", "shmat": "p",
-                           "exit": "?", "exit_group": "?"}
-
-#: Flag sets: (bit, name) in print order (composite flags before their parts), and the name of 0.
-FLAGS: dict[str, tuple[tuple[tuple[int, str], ...], str]] = {
-    "oflags": ((
-        (0o4010000, "O_SYNC"), (0o20200000, "O_TMPFILE"), (0o100, "O_CREAT"), (0o200, "O_EXCL"),
-        (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"), (0o2000, "O_APPEND"), (0o4000, "O_NONBLOCK"),
-        (0o10000, "O_DSYNC"), (0o20000, "O_ASYNC"), (0o40000, "O_DIRECT"), (0o100000, "O_LARGEFILE"),
-        (0o200000, "O_DIRECTORY"), (0o400000, "O_NOFOLLOW"), (0o1000000, "O_NOATIME"),
-        (0o2000000, "O_CLOEXEC"), (0o10000000, "O_PATH")), ""),  # access mode: see _oflags
-    "prot": (((1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC"), (0x1000000, "PROT_GROWSDOWN"),
-              (0x2000000, "PROT_GROWSUP")), "PROT_NONE"),
-    "mapflags": ((
-        (3, "MAP_SHARED_VALIDATE"), (1, "MAP_SHARED"), (2, "MAP_PRIVATE"), (0x10, "MAP_FIXED"),
-        (0x20, "MAP_ANONYMOUS"), (0x40, "MAP_32BIT"), (0x100, "MAP_GROWSDOWN"), (0x800, "MAP_DENYWRITE"),
-        (0x1000, "MAP_EXECUTABLE"), (0x2000, "MAP_LOCKED"), (0x4000, "MAP_NORESERVE"),
-        (0x8000, "MAP_POPULATE"), (0x10000, "MAP_NONBLOCK"), (0x20000, "MAP_STACK"),
-        (0x40000, "MAP_HUGETLB"), (0x80000, "MAP_SYNC"), (0x100000, "MAP_FIXED_NOREPLACE")), "0"),
-    "atflags": (((0x100, "AT_SYMLINK_NOFOLLOW"), (0x200, "AT_REMOVEDIR"), (0x400, "AT_SYMLINK_FOLLOW"),
-                 (0x800, "AT_NO_AUTOMOUNT"), (0x1000, "AT_EMPTY_PATH")), "0"),
-    "waitopts": (((1, "WNOHANG"), (2, "WUNTRACED"), (8, "WCONTINUED"), (0x20000000, "__WNOTHREAD"),
-                  (0x40000000, "__WALL"), (0x80000000, "__WCLONE")), "0"),
-    "amode": (((4, "R_OK"), (2, "W_OK"), (1, "X_OK")), "F_OK"),
-}
-
-#: Enumerations: value -> name (other values print in decimal).
-ENUMS: dict[str, dict[int, str]] = {
-    "whence": {0: "SEEK_SET", 1: "SEEK_CUR", 2: "SEEK_END", 3: "SEEK_DATA", 4: "SEEK_HOLE"},
-    "sighow": {0: "SIG_BLOCK", 1: "SIG_UNBLOCK", 2: "SIG_SETMASK"},
-    "clockid": {0: "CLOCK_REALTIME", 1: "CLOCK_MONOTONIC", 2: "CLOCK_PROCESS_CPUTIME_ID",
-                3: "CLOCK_THREAD_CPUTIME_ID", 4: "CLOCK_MONOTONIC_RAW", 5: "CLOCK_REALTIME_COARSE",
-                6: "CLOCK_MONOTONIC_COARSE", 7: "CLOCK_BOOTTIME"},
-    "fcntl": {0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_SETFL", 5: "F_GETLK",
-              6: "F_SETLK", 7: "F_SETLKW", 1030: "F_DUPFD_CLOEXEC"},
-    "rlimit": {0: "RLIMIT_CPU", 1: "RLIMIT_FSIZE", 2: "RLIMIT_DATA", 3: "RLIMIT_STACK", 4: "RLIMIT_CORE",
-               5: "RLIMIT_RSS", 6: "RLIMIT_NPROC", 7: "RLIMIT_NOFILE", 8: "RLIMIT_MEMLOCK", 9: "RLIMIT_AS",
-               10: "RLIMIT_LOCKS", 11: "RLIMIT_SIGPENDING", 12: "RLIMIT_MSGQUEUE", 13: "RLIMIT_NICE",
-               14: "RLIMIT_RTPRIO", 15: "RLIMIT_RTTIME"},
-    "arch_prctl": {0x1001: "ARCH_SET_GS", 0x1002: "ARCH_SET_FS", 0x1003: "ARCH_GET_FS",
-                   0x1004: "ARCH_GET_GS", 0x1011: "ARCH_GET_CPUID", 0x1012: "ARCH_SET_CPUID",
-                   0x3001: "ARCH_CET_STATUS"},
-}
-
-# Kernel-internal errnos a tracer sees at syscall exit (not in Python's errno module).
-_KERNEL_ERRNOS = {
-    512: ("ERESTARTSYS", "To be restarted if SA_RESTART is set"),
-    513: ("ERESTARTNOINTR", "To be restarted"),
-    514: ("ERESTARTNOHAND", "To be restarted if no handler"),
-    516: ("ERESTART_RESTARTBLOCK", "Interrupted by signal"),
-}
-_ERRNO_NAMES = {**errno.errorcode, errno.EDEADLK: "EDEADLK", errno.EOPNOTSUPP: "EOPNOTSUPP",
-                errno.EAGAIN: "EAGAIN"}
-
-# -- registers ----------------------------------------------------------------------------------
+__all__ = ["Tracer", "Options", "FORMAT", "RETURNS", "FLAGS", "ENUMS", "TraceError", "quote",
+           "exit_code", "trace"]
 
 _REGS = struct.Struct("<27Q")
 _IDX = LINUX_REG_INDEX["amd64"]
-_ARG_REGS = tuple(_IDX[n] for n in ("rdi", "rsi", "rdx", "r10", "r8", "r9"))
-_RAX, _ORIG, _RSP = _IDX["rax"], _IDX["orig_rax"], _IDX["rsp"]
+_ARGS64 = tuple(_IDX[n] for n in ("rdi", "rsi", "rdx", "r10", "r8", "r9"))
+_ARGS32 = tuple(_IDX[n] for n in ("rbx", "rcx", "rdx", "rsi", "rdi", "rbp"))
+_RAX, _ORIG, _RSP, _CS = _IDX["rax"], _IDX["orig_rax"], _IDX["rsp"], _IDX["cs"]
+_CS32 = 0x23  # the compat code segment: the tracee runs i386 code
 _ENOSYS = -errno.ENOSYS
 _SIGTRAP, _SIGSTOP = int(signal.SIGTRAP), int(signal.SIGSTOP)
-_AT_FDCWD = -100
-_PATH_MAX = 4096
-_NAMES = SYSCALLS["amd64"]
-_EXECVE = next(nr for nr, name in _NAMES.items() if name == "execve")
-
-
-def _s64(v: int) -> int:
-    return v - (1 << 64) if v >> 63 else v
-
-
-def _s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
-
-
-# -- formatting -------------------------------------------------------------------------------
-
-_ESCAPES = {ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r", ord("\v"): "\\v", ord("\f"): "\\f",
-            ord('"'): '\\"', ord("\\"): "\\\\"}
-
-
-def quote(data: bytes, truncated: bool = False) -> str:
-    """`data` as strace quotes a string: C escapes, octal for other bytes, `...` if truncated."""
-    out = ['"']
-    n = len(data)
-    for i, c in enumerate(data):
-        esc = _ESCAPES.get(c)
-        if esc is not None:
-            out.append(esc)
-        elif 0x20 <= c < 0x7F:
-            out.append(chr(c))
-        elif i + 1 < n and 0x30 <= data[i + 1] <= 0x37:
-            out.append(f"\\{c:03o}")  # an octal digit follows: the full three digits
-        else:
-            out.append(f"\\{c:o}")
-    out.append('"')
-    if truncated:
-        out.append("...")
-    return "".join(out)
-
-
-def _hex(v: int) -> str:
-    return "0" if v == 0 else hex(v)
-
-
-def _ptr(v: int) -> str:
-    return "NULL" if v == 0 else hex(v)
-
-
-def _flags(v: int, kind: str) -> str:
-    table, zero = FLAGS[kind]
-    if v == 0:
-        return zero
-    names, rest = [], v
-    for bit, name in table:
-        if rest & bit == bit:
-            names.append(name)
-            rest &= ~bit
-    if rest:
-        names.append(hex(rest))
-    return "|".join(names)
-
-
-def _oflags(v: int) -> str:
-    v &= 0xFFFFFFFF
-    acc = ("O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE")[v & 3]
-    rest = v & ~3
-    return acc if not rest else acc + "|" + _flags(rest, "oflags")
-
-
-def _ret(name: str, ret: int) -> str:
-    """The text after `= ` for a call's return value."""
-    kind = RETURNS.get(name, "d")
-    if kind == "?":
-        return "?"
-    if -4095 <= ret < 0:
-        e = -ret
-        if e in _KERNEL_ERRNOS:
-            ename, msg = _KERNEL_ERRNOS[e]
-            return f"? {ename} ({msg})"
-        return f"-1 {_ERRNO_NAMES.get(e, str(e))} ({os.strerror(e)})"
-    return hex(ret & ((1 << 64) - 1)) if kind == "p" else str(ret)
+_SYSGOOD = _SIGTRAP | 0x80
+_RESTARTS = frozenset((512, 513, 514, 516))  # ERESTART*: a signal interrupted the call
+_NAMES = {"amd64": SYSCALLS["amd64"], "i386": SYSCALLS["i386"]}
+_EXECVE = {abi: {nr for nr, n in names.items() if n in ("execve", "execveat")}
+           for abi, names in _NAMES.items()}
+_ALL_NAMES = frozenset(_NAMES["amd64"].values()) | frozenset(_NAMES["i386"].values())
+_COLUMN = 40  # strace's -a default: results are aligned to this column
 
 
 def exit_code(status: int) -> int:
@@ -287,6 +83,38 @@ class TraceError(Exception):
     """The tracer could not start or attach (the message says why, strace style)."""
 
 
+@dataclass
+class Options:
+    """strace's options, as `lxbrand trace` takes them."""
+
+    strsize: int = 32  # -s
+    follow: int = 0  # -f: 1; -ff: 2 (with -o: one file per process, FILE.PID)
+    output: str | None = None  # -o FILE (None: the `out` stream given to Tracer)
+    trace: frozenset[str] | None = None  # -e trace= (None: every call)
+    signals: frozenset[int] | None = None  # -e signal= (None: every signal)
+    status: frozenset[str] | None = None  # -e status= / -z / -Z (None: every call)
+    summary: bool = False  # -c: the summary table instead of the trace
+    syscall_times: bool = False  # -T
+    timestamps: int = 0  # -t: 1, -tt: 2, -ttt: 3
+    decode_fds: bool = False  # -y
+    verbose: bool = False  # -v
+    xflag: int = 0  # -x: 1, -xx: 2
+    quiet: int = 0  # -q: 1 (no attach/detach/personality messages), -qq: 2 (no exit lines)
+
+
+class _Out:
+    """One output file and the line left open in it (strace's `printing_tcp`)."""
+
+    def __init__(self, f: TextIO, own: bool = False) -> None:
+        self.f = f
+        self.own = own
+        self.open: _Proc | None = None
+
+    def write(self, text: str) -> None:
+        self.f.write(text)
+        self.f.flush()
+
+
 @dataclass(eq=False)
 class _Proc:
     """What the tracer keeps per tracee."""
@@ -296,34 +124,115 @@ class _Proc:
     in_syscall: bool = False  # between its entry and exit stops
     nr: int = -1
     name: str = ""
-    args: tuple[int, ...] = ()
-    parts: list[str | None] = field(default_factory=list)  # None: decoded at exit
+    call: Call | None = None
+    abi: str = "amd64"
+    announced: str = "amd64"  # the personality last announced for it
+    shown: bool = False  # this call's line is being printed (selected by -e trace=)
+    split: int = 0  # arguments [0, split) were printed at entry
+    head: str = ""  # the text of the open line (prefix and entry part)
+    interrupted: bool = False  # its open line was ended with <unfinished ...>
+    t_entry: float = 0.0  # monotonic time of the entry stop (for -T and -c)
     exec_trap: bool = False  # a successful execve's legacy SIGTRAP is still to come
     ready: bool = False  # past its attach stop: a detach may stop it with SIGSTOP
     stop_sent: bool = False  # we sent it SIGSTOP to detach at its delivery stop
     pending: int = 0  # the signal to resume it with first
+    fresh: bool = False  # auto-attached by -f: its first SIGSTOP stop is swallowed
+    after_exec: bool = False  # execve's exit was printed at its SIGTRAP: skip its exit stop
+    out: _Out | None = None
+    extra: dict = field(default_factory=dict)
 
 
 class Tracer:
     """An strace over lx_ptrace: `start(argv)` or `attach(pid)`, then `run()`.
 
-    `out` receives the trace lines; `strsize` is strace's -s (string and array limit)."""
+    `out` receives the trace lines (unless `opts.output` names a file); `msg` receives the
+    tracer's own messages (attach/detach, errors), as strace writes them to stderr."""
 
-    def __init__(self, out: TextIO, strsize: int = 32) -> None:
-        self.out = out
-        self.strsize = strsize
+    def __init__(self, out: TextIO, opts: Options | int | None = None, msg: TextIO | None = None) -> None:
+        if isinstance(opts, int):  # the old signature: Tracer(out, strsize)
+            opts = Options(strsize=opts)
+        self.opts = opts or Options()
+        self.msg = msg or out
         self.procs: dict[int, _Proc] = {}
         self.child = 0  # the pid we started: its wait status is `status`
         self.status: int | None = None
         self.detach_requested = False
+        self.counts: dict[str, Counts] = {}
+        self._t_exec = 0.0
         self._regs = bytearray(_REGS.size)
         self._word = bytearray(8)
+        self._siginfo = bytearray(128)
+        self._base = _Out(out)
+        self._files: dict[int, _Out] = {}
+        if self.opts.output and self.opts.follow < 2:
+            self._base = _Out(open(self.opts.output, "w"), own=True)
 
     # -- output ---------------------------------------------------------------------------------
 
-    def emit(self, line: str) -> None:
-        self.out.write(line + "\n")
-        self.out.flush()
+    @property
+    def strsize(self) -> int:
+        return self.opts.strsize
+
+    def _out_of(self, p: _Proc) -> _Out:
+        if p.out is None:
+            if self.opts.follow >= 2 and self.opts.output:
+                p.out = self._files.get(p.pid) or _Out(open(f"{self.opts.output}.{p.pid}", "w"), own=True)
+                self._files[p.pid] = p.out
+            else:
+                p.out = self._base
+        return p.out
+
+    def _prefix(self, p: _Proc) -> str:
+        o = self.opts
+        pre = ""
+        if o.follow == 1 and o.output:
+            pre = f"{p.pid:<5d} "
+        elif o.follow and not o.output and len(self.procs) > 1:
+            pre = f"[pid {p.pid:5d}] "
+        if o.timestamps:
+            now = time.time()
+            if o.timestamps >= 3:
+                pre += f"{now:.6f} "
+            else:
+                lt = time.localtime(now)
+                pre += time.strftime("%H:%M:%S", lt)
+                pre += f".{int(now * 1e6) % 1000000:06d} " if o.timestamps == 2 else " "
+        return pre
+
+    def _interrupt(self, out: _Out, suffix: str = " <unfinished ...>") -> None:
+        """End the line left open in `out` (another tracee's line comes first)."""
+        q = out.open
+        if q is not None:
+            out.write(q.head + suffix + "\n")
+            q.interrupted = True
+            q.head = ""
+            out.open = None
+
+    def line(self, p: _Proc | None, text: str) -> None:
+        """A whole line for tracee `p` (its pid prefix and timestamp in front)."""
+        if self.opts.summary:
+            return
+        out = self._out_of(p) if p is not None else self._base
+        self._interrupt(out)
+        out.write((self._prefix(p) if p is not None else "") + text + "\n")
+
+    def emit(self, text: str) -> None:
+        """A line of the tracer's own (no prefix), into the trace."""
+        self.line(None, text)
+
+    def message(self, text: str, prefix: bool = True) -> None:
+        """A message of the tracer's own, to stderr as strace's `strace: ...` lines."""
+        for out in (self._base, *self._files.values()):
+            if out.f is self.msg:
+                self._interrupt(out)
+        self.msg.write(f"lxbrand trace: {text}\n" if prefix else text + "\n")
+        self.msg.flush()
+
+    def close(self) -> None:
+        for out in (self._base, *self._files.values()):
+            self._interrupt(out)
+            if out.own:
+                out.f.close()
 
     # -- tracee memory and registers -----------------------------------------------------------
 
@@ -334,7 +243,7 @@ class Tracer:
 
     def peek(self, pid: int, addr: int) -> bytes | None:
         """One word of the tracee (PTRACE_PEEKDATA), or None where it is not mapped."""
-        if lx_ptrace(PTRACE.PEEKDATA, pid, addr, self._word) != 0:
+        if addr < 0 or addr >= 1 << 64 or lx_ptrace(PTRACE.PEEKDATA, pid, addr, self._word) != 0:
             return None
         return bytes(self._word)
 
@@ -374,162 +283,222 @@ class Tracer:
             if len(s) > limit:
                 return bytes(s[:limit]), True
 
-    def read_ptrs(self, pid: int, addr: int, limit: int) -> list[int] | None:
-        """The pointers of a NULL-terminated array (at most `limit` of them)."""
-        ptrs = []
-        while len(ptrs) < limit:
-            w = self.peek(pid, addr + 8 * len(ptrs))
-            if w is None:
-                return None if not ptrs else ptrs
-            p = int.from_bytes(w, "little")
-            if p == 0:
-                break
-            ptrs.append(p)
-        return ptrs
+    def _memory(self, pid: int) -> "_Mem":
+        return _Mem(self, pid)
 
-    # -- argument decoding ---------------------------------------------------------------------
+    # -- calls ---------------------------------------------------------------------------------
 
-    def _string(self, pid: int, addr: int, limit: int) -> str:
-        if addr == 0:
-            return "NULL"
-        s = self.read_str(pid, addr, limit)
-        return hex(addr) if s is None else quote(*s)
+    def _call(self, p: _Proc, name: str, args: tuple[int, ...]) -> Call:
+        o = self.opts
+        kinds = FORMAT.get(name)
+        if kinds is None:
+            kinds = ("x",) * 6
+        return Call(name, args, kinds, self._memory(p.pid), lp64=p.abi == "amd64", strsize=o.strsize,
+                    xflag=o.xflag, verbose=o.verbose, decode_fds=o.decode_fds)
 
-    def _buffer(self, pid: int, addr: int, length: int) -> str:
-        if addr == 0:
-            return "NULL"
-        n = min(max(length, 0), self.strsize)
-        data = self.read_mem(pid, addr, n)
-        return hex(addr) if data is None else quote(data, length > n)
+    def _args_text(self, c: Call, lo: int, hi: int) -> list[str]:
+        if c.name in WHOLE:
+            return WHOLE[c.name](c)[lo:hi] if lo == 0 else []
+        out = []
+        for i in range(lo, min(hi, len(c.kinds))):
+            t = format_arg(c, i)
+            if t is not None:
+                out.append(t)
+        return out
 
-    def _argv(self, pid: int, addr: int) -> str:
-        if addr == 0:
-            return "NULL"
-        ptrs = self.read_ptrs(pid, addr, self.strsize + 1)
-        if ptrs is None:
-            return hex(addr)
-        items = [self._string(pid, p, self.strsize) for p in ptrs[:self.strsize]]
-        if len(ptrs) > self.strsize:
-            items.append("...")
-        return "[" + ", ".join(items) + "]"
-
-    def _envp(self, pid: int, addr: int) -> str:
-        if addr == 0:
-            return "NULL"
-        ptrs = self.read_ptrs(pid, addr, 1 << 16)
-        if ptrs is None:
-            return hex(addr)
-        return f"{hex(addr)} /* {len(ptrs)} var{'' if len(ptrs) == 1 else 's'} */"
-
-    def format_arg(self, pid: int, kind: str, v: int, args: tuple[int, ...], i: int) -> str | None:
-        """Argument i (value v) of kind `kind`; None leaves it out (mode? without O_CREAT)."""
-        if kind in ("d", "fd"):
-            return str(_s32(v))
-        if kind == "dirfd":
-            fd = _s32(v)
-            return "AT_FDCWD" if fd == _AT_FDCWD else str(fd)
-        if kind == "ld":
-            return str(_s64(v))
-        if kind == "u":
-            return str(v)
-        if kind == "x":
-            return _hex(v)
-        if kind == "p":
-            return _ptr(v)
-        if kind == "path":
-            return self._string(pid, v, _PATH_MAX)
-        if kind == "ibuf":
-            return self._buffer(pid, v, args[i + 1] if i + 1 < len(args) else 0)
-        if kind == "argv":
-            return self._argv(pid, v)
-        if kind == "envp":
-            return self._envp(pid, v)
-        if kind in ("mode", "mode?"):
-            if kind == "mode?" and not args[i - 1] & (0o100 | 0o20200000):
-                return None
-            return f"0{v & 0o7777:o}" if v & 0o7777 else "000"
-        if kind == "oflags":
-            return _oflags(v)
-        if kind == "signo":
-            return linux_name(v) if 0 < v < 65 else str(_s32(v))
-        if kind in FLAGS:
-            return _flags(v & 0xFFFFFFFF, kind)
-        if kind in ENUMS:
-            return ENUMS[kind].get(v, str(_s32(v)))
-        raise ValueError(f"unknown argument kind {kind!r}")
-
-    # -- stops ---------------------------------------------------------------------------------
+    def _announce(self, p: _Proc) -> None:
+        if p.abi != p.announced:
+            p.announced = p.abi
+            if self.opts.quiet < 1:  # strace's message, on stderr (not in the trace)
+                bits = 32 if p.abi == "i386" else 64
+                self.message(f"[ Process PID={p.pid} runs in {bits} bit mode. ]", prefix=False)
 
     def _entry(self, p: _Proc, regs: tuple[int, ...]) -> None:
-        nr = _s64(regs[_ORIG])
-        p.in_syscall, p.nr, p.exec_trap = True, nr, False
-        p.name = _NAMES.get(nr, f"syscall_{nr:#x}")
-        p.args = args = tuple(regs[r] for r in _ARG_REGS)
-        kinds = FORMAT.get(p.name)
-        if kinds is None:
-            p.parts = [hex(a) for a in args]
+        p.abi = "i386" if regs[_CS] == _CS32 else "amd64"
+        if p.abi == "i386":
+            nr = s32(regs[_ORIG])
+            args = tuple(regs[r] & 0xFFFFFFFF for r in _ARGS32)
+        else:
+            nr = s64(regs[_ORIG])
+            args = tuple(regs[r] for r in _ARGS64)
+        p.in_syscall, p.nr, p.exec_trap, p.interrupted = True, nr, False, False
+        p.name = _NAMES[p.abi].get(nr, f"syscall_{nr:#x}")
+        p.t_entry = time.monotonic()
+        o = self.opts
+        p.shown = o.trace is None or p.name in o.trace
+        if not p.shown:
+            p.call = None
             return
-        parts: list[str | None] = []
-        for i, kind in enumerate(kinds):
-            if kind == "obuf":
-                parts.append(None)
-                continue
-            text = self.format_arg(p.pid, kind, args[i], args, i)
-            if text is not None:
-                parts.append(text)
-        p.parts = parts
+        self._announce(p)
+        c = p.call = self._call(p, p.name, args)
+        if o.summary:
+            return
+        if c.name in WHOLE:  # every argument is known at entry
+            p.split = 6
+            p.head = f"{self._prefix(p)}{c.name}({', '.join(self._args_text(c, 0, 6))}"
+        elif c.name in ("rt_sigreturn", "sigreturn"):
+            p.split = 6
+            sp = regs[_RSP] & (0xFFFFFFFF if p.abi == "i386" else (1 << 64) - 1)
+            p.head = f"{self._prefix(p)}{c.name}({rt_sigreturn_arg(c, sp)}"
+        else:
+            split = next((i for i, k in enumerate(c.kinds) if k in EXIT_KINDS), len(c.kinds))
+            head = self._args_text(c, 0, split)
+            p.split = split
+            text = ", ".join(head)
+            if split < len(c.kinds) and head:
+                text += ", "
+            p.head = f"{self._prefix(p)}{c.name}({text}"
+        if o.status is not None:
+            return  # the line is held until its status is known
+        out = self._out_of(p)
+        if out.open is not p:
+            self._interrupt(out)
+            out.open = p
 
-    def _exit(self, p: _Proc, ret: int | None) -> None:
+    def _exit(self, p: _Proc, ret: int | None, detached: bool = False) -> None:
         """Print p's pending call; `ret` None: it never returned (`= ?`)."""
-        kinds = FORMAT.get(p.name, ())
-        parts = list(p.parts)
-        for i, kind in enumerate(kinds):
-            if kind == "obuf":
-                v = p.args[i]
-                if ret is None or ret < 0:
-                    text = _ptr(v)
-                else:
-                    text = self._buffer(p.pid, v, ret)
-                parts[parts.index(None)] = text
-        tail = "?" if ret is None else _ret(p.name, ret)
-        self.emit(f"{p.name}({', '.join(parts)}) = {tail}")
         p.in_syscall = False
-        p.exec_trap = p.nr == _EXECVE and ret == 0
+        p.exec_trap = p.nr in _EXECVE[p.abi] and ret == 0
+        c = p.call
+        if not p.shown or c is None:
+            return
+        elapsed = time.monotonic() - p.t_entry
+        if self.opts.summary:
+            if ret is None:
+                return  # strace counts only calls that returned (not exit, exit_group)
+            cnt = self.counts.get(c.name)
+            if cnt is None:
+                cnt = self.counts[c.name] = Counts(p.nr)
+            cnt.calls += 1
+            cnt.seconds += elapsed
+            if ret is not None and -4096 < ret < 0:
+                cnt.errors += 1
+            return
+        if p.abi == "i386" and ret is not None:
+            ret = s32(ret)
+        c.ret = ret
+        status = ("detached" if detached else "unfinished" if ret is None
+                  else "failed" if -4096 < ret < 0 else "successful")
+        if self.opts.status is not None and status not in self.opts.status:
+            return
+        out = self._out_of(p)
+        if detached:
+            if out.open is p:
+                self._interrupt(out, " <detached ...>")
+            else:
+                self.line(p, f"<... {c.name} resumed> <detached ...>")
+            return
+        rest = ", ".join(self._args_text(c, p.split, 6))
+        if c.name == "clone3":  # its struct was printed at entry, what the kernel filled in now
+            rest += f"{clone3_exit(c)}, {c.args[1]}"
+        if ret is None:
+            tail = "?"
+        else:
+            tail = format_ret(c, ret)
+        if self.opts.syscall_times and ret is not None:
+            tail += f" <{elapsed:.6f}>"
+        if out.open is p or (self.opts.status is not None and not p.interrupted):
+            body = p.head + rest + ")"
+            out.open = None
+        else:
+            self._interrupt(out)
+            body = f"{self._prefix(p)}<... {c.name} resumed>{rest})"
+        body = body.ljust(_COLUMN) if len(body) < _COLUMN else body + " "
+        out.write(f"{body}= {tail}\n")
+        p.head = ""
 
-    def _stop(self, p: _Proc, sig: int) -> int | None:
+    def _signal(self, p: _Proc, sig: int) -> None:
+        o = self.opts
+        if o.summary or (o.signals is not None and sig not in o.signals):
+            return
+        info = ""
+        if lx_ptrace(PTRACE.GETSIGINFO, p.pid, 0, self._siginfo) == 0:
+            info = " " + format_siginfo(bytes(self._siginfo))
+        self.line(p, f"--- {signame(sig)}{info} ---")
+
+    def _stop(self, p: _Proc, status: int) -> int | None:
         """Handle one stop; the signal to resume with, or None when p was detached."""
-        if sig != _SIGTRAP:
-            if sig == _SIGSTOP and p.stop_sent:
-                self._detach(p)
-                return None
-            self.emit(f"--- {linux_name(sig)} ---")
-            return sig
-        regs = self.getregs(p.pid)
-        if regs is None:
-            return 0  # gone meanwhile: the wait will tell
-        orig, rax = _s64(regs[_ORIG]), _s64(regs[_RAX])
-        if p.in_syscall:
-            if orig == p.nr or rax != _ENOSYS:
-                self._exit(p, rax)
-                return 0
-            self._exit(p, None)  # its exit was never seen: this is the next entry
-        if orig != -1 and rax == _ENOSYS:
-            self._entry(p, regs)
+        sig = os.WSTOPSIG(status)
+        event = status >> 16
+        if event:
+            if sig == _SIGTRAP and event in (1, 2, 3):  # FORK, VFORK, CLONE: a new tracee
+                msg = bytearray(8)
+                if lx_ptrace(PTRACE.GETEVENTMSG, p.pid, 0, msg) == 0:
+                    self._adopt(int.from_bytes(msg, "little"))
             return 0
-        if p.exec_trap:  # the SIGTRAP a successful execve sends (no PTRACE_O_TRACEEXEC)
+        if sig == _SYSGOOD:
+            regs = self.getregs(p.pid)
+            if regs is None:
+                return 0  # gone meanwhile: the wait will tell
+            compat = regs[_CS] == _CS32
+            rax = s32(regs[_RAX]) if compat else s64(regs[_RAX])
+            orig = s32(regs[_ORIG]) if compat else s64(regs[_ORIG])
+            if p.after_exec and not p.in_syscall and rax != _ENOSYS:
+                p.after_exec = False  # execve's own exit stop, after its SIGTRAP
+                return 0
+            p.after_exec = False
+            if p.in_syscall and rax == _ENOSYS and orig != p.nr:
+                self._exit(p, None)  # its exit was never seen: this is the next entry
+            if p.in_syscall:
+                if p.stop_sent and -rax in _RESTARTS:
+                    self._exit(p, rax, detached=True)  # the SIGSTOP we sent broke its call
+                else:
+                    self._exit(p, rax)
+            elif rax == _ENOSYS:
+                self._entry(p, regs)
+            # else: the exit of a call entered before we attached: nothing to print
+            return 0
+        if p.fresh and sig == _SIGSTOP:
+            p.fresh = False  # an auto-attached tracee's first stop
+            return 0
+        if sig == _SIGSTOP and p.stop_sent:
+            self._detach(p)
+            return None
+        if sig == _SIGTRAP and p.exec_trap:  # the SIGTRAP a successful execve sends
             p.exec_trap = False
             return 0
-        self.emit(f"--- {linux_name(_SIGTRAP)} ---")  # a real SIGTRAP (int3, kill, ...)
-        return _SIGTRAP
+        if sig == _SIGTRAP and p.in_syscall and p.nr in _EXECVE[p.abi]:
+            code = -1
+            if lx_ptrace(PTRACE.GETSIGINFO, p.pid, 0, self._siginfo) == 0:
+                code = struct.unpack_from("<i", self._siginfo, 8)[0]
+            if code in (_SIGTRAP, _SYSGOOD):
+                # execve's exit stop reported without TRACESYSGOOD's 0x80 (lx_ptrace does so
+                # after an exec): a syscall stop all the same, as its si_code says.
+                self._exit(p, 0)
+                return 0
+            # lx_ptrace reports a traced execve's end as two plain SIGTRAP stops (SI_USER)
+            # where Linux gives the exit stop (SIGTRAP|0x80) and then the legacy SIGTRAP: the
+            # first ends the call, the second is swallowed as the legacy trap; an exit stop
+            # that still comes prints nothing (after_exec).
+            self._exit(p, 0)
+            p.after_exec = True
+            return 0
+        self._signal(p, sig)
+        return sig
+
+    def _adopt(self, pid: int) -> _Proc:
+        """A tracee the kernel attached for -f: it is stopped (SIGSTOP) or about to be, and the
+        wait reports that first stop, where it is resumed."""
+        p = self.procs.get(pid)
+        if p is None:
+            p = self.procs[pid] = _Proc(pid, fresh=True)
+            if self.opts.quiet < 1:
+                self.message(f"Process {pid} attached")
+        return p
 
     def _gone(self, p: _Proc, status: int) -> None:
         if p.in_syscall:
             self._exit(p, None)
-        if os.WIFEXITED(status):
-            self.emit(f"+++ exited with {os.WEXITSTATUS(status)} +++")
-        else:
-            core = " (core dumped)" if status & 0x80 else ""
-            self.emit(f"+++ killed by {linux_name(os.WTERMSIG(status))}{core} +++")
+        if not self.opts.summary:
+            if os.WIFEXITED(status):
+                if self.opts.quiet < 2:  # -qq hides normal exits only, as strace's does
+                    self.line(p, f"+++ exited with {os.WEXITSTATUS(status)} +++")
+            else:
+                core = " (core dumped)" if status & 0x80 else ""
+                self.line(p, f"+++ killed by {signame(os.WTERMSIG(status))}{core} +++")
+        out = p.out
+        if out is not None and out.open is p:
+            out.open = None
         if p.pid == self.child:
             self.status = status
         del self.procs[p.pid]
@@ -537,29 +506,47 @@ class Tracer:
     def _detach(self, p: _Proc) -> None:
         rc = lx_ptrace(PTRACE.DETACH, p.pid, 0, 0)
         if rc == 0:
-            self.emit(f"Process {p.pid} detached")
+            if self.opts.quiet < 1:
+                self.message(f"Process {p.pid} detached")
         else:
-            self.emit(f"lxbrand trace: detach {p.pid}: {os.strerror(-rc)}")
+            self.message(f"detach {p.pid}: {os.strerror(-rc)}")
         del self.procs[p.pid]
 
     # -- starting ------------------------------------------------------------------------------
+
+    def _setoptions(self, pid: int) -> None:
+        opts = PTRACE_O.TRACESYSGOOD
+        if self.opts.follow:
+            opts |= PTRACE_O.TRACEFORK | PTRACE_O.TRACEVFORK | PTRACE_O.TRACECLONE
+        rc = lx_ptrace(PTRACE.SETOPTIONS, pid, 0, int(opts))
+        if rc != 0:
+            raise TraceError(f"ptrace(PTRACE_SETOPTIONS, {pid}): {os.strerror(-rc)}")
 
     def start(self, argv: list[str]) -> int:
         """Fork and exec `argv` under PTRACE_TRACEME; prints the execve line; returns the pid."""
         path = argv[0] if "/" in argv[0] else shutil.which(argv[0])
         if path is None or not os.path.exists(path):
             raise TraceError(f"Can't stat '{argv[0]}': No such file or directory")
+        from native_proc.client import ENV
+
+        # The command gets the environment it was given: the procd socket variable that
+        # ensure_procd adds is for the child's PTRACE_TRACEME only, not for the program.
+        env = dict(os.environ)
         lxbrand.ensure_procd()  # before the fork: the child joins the same procd
+        self._t_exec = time.monotonic()  # -T of the execve line: from the fork to its stop
         pid = os.fork()
         if pid == 0:  # the child
             try:
-                for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP):
+                # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across
+                # exec, and the command must start with the dispositions it was given.
+                for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP,
+                          signal.SIGPIPE, signal.SIGXFSZ):
                     signal.signal(s, signal.SIG_DFL)
                 rc = lx_ptrace(PTRACE.TRACEME, 0)
                 if rc != 0:
                     os.write(2, f"lxbrand trace: PTRACE_TRACEME: {os.strerror(-rc)}\n".encode())
                     os._exit(126)
-                os.execv(path, argv)
+                os.execve(path, argv, env if ENV not in env else os.environ)
             except OSError as e:
                 os.write(2, f"lxbrand trace: exec: {e.strerror}\n".encode())
             finally:
@@ -572,6 +559,7 @@ class Tracer:
         if not os.WIFSTOPPED(status):
             self._gone(p, status)  # it never reached exec
             return pid
+        self._setoptions(pid)
         regs = self.getregs(pid)
         if os.WSTOPSIG(status) == _SIGTRAP and regs is not None:
             self._exec_line(p, path, regs)
@@ -579,18 +567,43 @@ class Tracer:
 
     def _exec_line(self, p: _Proc, path: str, regs: tuple[int, ...]) -> None:
         """The execve line from the exec stop: argv and envp as they lie on the new stack."""
-        sp = regs[_RSP]
-        w = self.peek(p.pid, sp)
-        argc = int.from_bytes(w, "little") if w else -1
+        abi = "i386" if regs[_CS] == _CS32 else "amd64"
+        o = self.opts
+        name = "execve"
+        if o.trace is not None and name not in o.trace:
+            return
+        if o.summary:
+            cnt = self.counts.setdefault(name, Counts(59))
+            cnt.calls += 1
+            return
+        c = Call(name, (), (), self._memory(p.pid), lp64=abi == "amd64", strsize=o.strsize,
+                 xflag=o.xflag, verbose=o.verbose)
+        sp = regs[_RSP] & (0xFFFFFFFF if abi == "i386" else (1 << 64) - 1)
+        w = c.word
+        raw = self.read_mem(p.pid, sp, w)
+        argc = int.from_bytes(raw, "little") if raw and len(raw) == w else -1
+        from .tracefmt.decode import DECODERS
+
         if 0 <= argc < 1 << 16:
-            argv = self._argv(p.pid, sp + 8)
-            envp = self._envp(p.pid, sp + 8 * (argc + 2))
+            c.args = (0, sp + w, sp + w * (argc + 2))
+            argv = DECODERS["argv"](c, 1)
+            envp = DECODERS["envp"](c, 2)
         else:
             argv = envp = "?"
-        self.emit(f"execve({quote(os.fsencode(path))}, {argv}, {envp}) = {_s64(regs[_RAX])}")
+        if o.status is not None and "successful" not in o.status:
+            return
+        body = f"{self._prefix(p)}execve({quote(os.fsencode(path), False, o.xflag)}, {argv}, {envp})"
+        body = body.ljust(_COLUMN) if len(body) < _COLUMN else body + " "
+        took = f" <{time.monotonic() - self._t_exec:.6f}>" if o.syscall_times else ""
+        out = self._out_of(p)
+        self._interrupt(out)
+        out.write(f"{body}= 0{took}\n")
+        if abi == "i386":
+            p.abi = "i386"
+            self._announce(p)
 
     def attach(self, pid: int) -> None:
-        """PTRACE_ATTACH and consume its SIGSTOP stop; prints `Process N attached`."""
+        """PTRACE_ATTACH and consume its SIGSTOP stop; says `Process N attached` on stderr."""
         rc = lx_ptrace(PTRACE.ATTACH, pid)
         if rc != 0:
             raise TraceError(f"attach: ptrace(PTRACE_ATTACH, {pid}): {os.strerror(-rc)}")
@@ -602,7 +615,9 @@ class Tracer:
                 return
             self.procs.pop(pid, None)
             raise TraceError(f"attach: wait4({pid}): {os.strerror(-rpid) if rpid < 0 else 'unexpected'}")
-        self.emit(f"Process {pid} attached")
+        self._setoptions(pid)
+        if self.opts.quiet < 1:
+            self.message(f"Process {pid} attached")
         sig = os.WSTOPSIG(status)
         p.pending = 0 if sig == _SIGSTOP else sig
         p.ready = True  # from here on a detach request stops it with SIGSTOP ...
@@ -629,32 +644,45 @@ class Tracer:
         """Trace until no tracee is left; returns the started child's wait status (None for -p)."""
         for p in list(self.procs.values()):
             self._resume(p, p.pending)
+        wall = 0x40000000  # __WALL: clone children and threads too
         while self.procs:
-            pid = next(iter(self.procs))  # one tracee (no -f yet)
-            rpid, status = lx_wait4(pid)
+            if self.opts.follow:
+                rpid, status = lx_wait4(-1, wall)
+            else:
+                pid = next(iter(self.procs))
+                rpid, status = lx_wait4(pid, wall)
             if rpid < 0:
                 if rpid == -errno.EINTR:
                     continue
-                self.emit(f"lxbrand trace: wait4({pid}): {os.strerror(-rpid)}")
-                self.procs.pop(pid)
+                self.message(f"wait4: {os.strerror(-rpid)}")
+                if rpid == -errno.ECHILD:
+                    break
                 continue
             p = self.procs.get(rpid)
             if p is None:
-                continue
+                if not self.opts.follow:
+                    continue
+                p = self._adopt(rpid)  # reported before its parent's event stop
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
                 self._gone(p, status)
                 continue
             if not os.WIFSTOPPED(status):
                 continue
-            sig = self._stop(p, os.WSTOPSIG(status))
+            sig = self._stop(p, status)
             if sig is not None:
                 self._resume(p, sig)
+        if self.opts.summary:
+            self._summary()
         return self.status
+
+    def _summary(self) -> None:
+        out = self._base
+        out.write(table(self.counts))
 
     def _resume(self, p: _Proc, sig: int) -> None:
         rc = lx_ptrace(PTRACE.SYSCALL, p.pid, 0, sig)
         if rc != 0 and rc != -errno.ESRCH:
-            self.emit(f"lxbrand trace: ptrace(PTRACE_SYSCALL, {p.pid}): {os.strerror(-rc)}")
+            self.message(f"ptrace(PTRACE_SYSCALL, {p.pid}): {os.strerror(-rc)}")
 
     def cleanup(self) -> None:
         """After an error: detach what we attached (if stopped), kill and reap what we started."""
@@ -667,12 +695,50 @@ class Tracer:
                     os.kill(p.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-                lx_wait4(p.pid)
+                lx_wait4(p.pid, 0x40000000)
             self.procs.pop(p.pid, None)
 
 
-def trace(argv: list[str] | None, pid: int | None, out: TextIO, strsize: int = 32,
-          reraise: bool = False) -> int:
+class _Mem:
+    """The tracee memory a decoder reads (PEEKDATA), and its descriptors' paths (-y)."""
+
+    def __init__(self, tracer: Tracer, pid: int) -> None:
+        self.t = tracer
+        self.pid = pid
+
+    def read(self, addr: int, n: int) -> bytes | None:
+        return self.t.read_mem(self.pid, addr, n)
+
+    def read_str(self, addr: int, limit: int) -> tuple[bytes, bool] | None:
+        return self.t.read_str(self.pid, addr, limit)
+
+    def fd_path(self, fd: int) -> str | None:
+        """fd's path as /proc shows it (-100, AT_FDCWD: the working directory)."""
+        try:
+            return os.readlink(f"/proc/{self.pid}/cwd" if fd == -100 else f"/proc/{self.pid}/fd/{fd}")
+        except OSError:
+            return None
+
+
+def parse_expr(opts: Options, expr: str) -> None:
+    """Apply one `-e` expression (trace=, signal=, status=; a bare list means trace=) to opts;
+    raises classes.ExprError with strace's wording."""
+    key, sep, value = expr.partition("=")
+    if not sep:
+        key, value = "trace", expr
+    key = {"t": "trace", "s": "signal", "signals": "signal"}.get(key, key)
+    if key == "trace":
+        opts.trace = classes.parse_trace(value, _ALL_NAMES)
+    elif key == "signal":
+        opts.signals = classes.parse_signals(value, SIGNUMS)
+    elif key == "status":
+        opts.status = classes.parse_status(value)
+    else:
+        raise classes.ExprError(f"invalid -e qualifier '{key}'")
+
+
+def trace(argv: list[str] | None, pid: int | None, out: TextIO, strsize: int | Options = 32,
+          reraise: bool = False, msg: TextIO | None = None) -> int:
     """Run a whole trace (the CLI's `trace`): returns the exit code strace would.
 
     With `argv`: the started command's exit code; if it was killed by a signal, `reraise` kills
@@ -680,7 +746,8 @@ def trace(argv: list[str] | None, pid: int | None, out: TextIO, strsize: int = 3
     SIGTERM and SIGHUP are passed on to the command, SIGINT and SIGQUIT ignored (a terminal
     sends them to it too).  With `pid`: 0 after a detach (on SIGINT, SIGTERM, SIGHUP, SIGQUIT)
     or the tracee's end."""
-    t = Tracer(out, strsize)
+    opts = strsize if isinstance(strsize, Options) else Options(strsize=strsize)
+    t = Tracer(out, opts, msg=msg)
     sigs = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP)
     old = {s: signal.getsignal(s) for s in sigs}
     try:
@@ -702,16 +769,18 @@ def trace(argv: list[str] | None, pid: int | None, out: TextIO, strsize: int = 3
                 signal.signal(s, forward if s in (signal.SIGTERM, signal.SIGHUP) else signal.SIG_IGN)
         status = t.run()
     except TraceError as e:
-        out.write(f"lxbrand trace: {e}\n")
-        out.flush()
+        t.message(str(e))
         t.cleanup()
+        t.close()
         return 1
     except BaseException:
         t.cleanup()
+        t.close()
         raise
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+    t.close()
     if status is None:
         return 0
     if reraise and os.WIFSIGNALED(status):

@@ -135,6 +135,9 @@ def _shutdown(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     p = argparse.ArgumentParser(prog="native-proc", description="A Solaris-style /proc over Linux processes.")
+    import native_proc
+
+    p.add_argument("--version", action="version", version=f"%(prog)s {native_proc.__version__}")
     p.add_argument("--socket", help=f"procd socket (default: ${client.ENV} or /tmp/native-proc-<uid>/procd.sock)")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="run a procd in the foreground")

@@ -77,8 +77,15 @@ def _target(exe: str, ms: int) -> int:
             os.execv(exe, [exe, str(ms)])
         finally:
             os._exit(127)
-    time.sleep(0.05)  # let it exec
-    return pid
+    end = time.monotonic() + 10  # until it runs the target (bounded; generous for a busy machine)
+    while time.monotonic() < end:
+        try:
+            if os.readlink(f"/proc/{pid}/exe") == os.path.realpath(exe):
+                return pid
+        except OSError:
+            pass
+        time.sleep(0.002)
+    raise TimeoutError(f"{exe} did not start within 10 s")
 
 
 def _take(how: str, pid: int) -> None:

@@ -75,10 +75,13 @@ class Report:
 
 
 def load_limitations(path: Path | None = None) -> dict[str, dict[str, str]]:
-    """scenario -> {reason, instead}.  Every entry must give both."""
+    """scenario -> {reason, instead}.  Every entry must give both.  A missing file is an error
+    (FileNotFoundError naming it): an installation without it would silently declare nothing."""
     p = path or LIMITATIONS
     if not p.exists():
-        return {}
+        raise FileNotFoundError(f"{p}: the conformance suite's limitations file is missing "
+                                f"(a broken installation: lxbrand/conform/limitations.toml belongs "
+                                f"in the package)")
     data = tomllib.loads(p.read_text())
     out: dict[str, dict[str, str]] = {}
     for entry in data.get("limitation", []):
@@ -203,6 +206,18 @@ def main(pattern: str | None = None, json_path: str | None = None, out: TextIO |
     import lxbrand
 
     out = out or sys.stdout
+    # The targets are compiled at first use: a missing tool chain is one clear message up front,
+    # not an exception in every scenario.
+    from ..tools import MissingTool, require
+
+    try:
+        require("gcc")
+        require("nm")
+        if not pattern or "user32" in pattern or any(c in pattern for c in "*?["):
+            require("gcc -m32")
+    except MissingTool as e:
+        print(f"lxbrand conform: {e}", file=sys.stderr)
+        return 2
     lxbrand.ensure_procd()
     print(f"{'scenario':<40} {'verdict':<9} first difference", file=out)
     report = run(pattern=pattern, progress=lambda r: print(_row(r, width), file=out, flush=True))

@@ -68,6 +68,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ..tools import require
+
 __all__ = ["CONF", "MODERN", "USER32", "TRACER32", "Targets", "build"]
 
 CONF = r"""
@@ -572,6 +574,7 @@ def build(source: str, name: str, *flags: str) -> Path:
         src = d / f"{name}-{key}.c"
         src.write_text(source)
         tmp = d / f".{name}-{key}.{os.getpid()}"
+        require("gcc -m32" if "-m32" in flags else "gcc")
         cmd = ["gcc", *flags, "-o", str(tmp), str(src)]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
@@ -582,6 +585,7 @@ def build(source: str, name: str, *flags: str) -> Path:
 
 def symbols(path: Path) -> dict[str, int]:
     """name -> address of the defined symbols of a (non-PIE) executable."""
+    require("nm")
     res = subprocess.run(["nm", "--defined-only", str(path)], capture_output=True, text=True, check=True)
     out: dict[str, int] = {}
     for line in res.stdout.splitlines():
