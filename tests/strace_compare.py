@@ -133,12 +133,17 @@ class Result:
 def _by_pid(lines: list[str]) -> list[str]:
     groups: dict[str, list[str]] = {}
     for line in lines:
-        m = re.match(r"^(<pid\d+>) (.*)$", line)
+        m = re.match(r"^(<pid\d+>) +(.*)$", line)
         key, text = (m.group(1), m.group(2)) if m else ("?", line)
         groups.setdefault(key, []).append(text)
     out = []
     for key in sorted(groups):
-        out += [f"{key} {t}" for t in _join_resumed(groups[key])]
+        lines_ = _join_resumed(groups[key])
+        # A SIGCHLD comes before or after the parent's wait4 as the child's exit races it: that
+        # is timing, so SIGCHLD lines are compared as a list of their own.
+        chld = [t for t in lines_ if t.startswith("--- SIGCHLD ")]
+        out += [f"{key} {t}" for t in lines_ if not t.startswith("--- SIGCHLD ")]
+        out += [f"{key} {t}" for t in chld]
     return out
 
 
