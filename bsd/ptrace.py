@@ -152,11 +152,12 @@ def take(pid: int, child: bool, oppid: int, exclusive: bool = False) -> Tracee:
 
 
 def pstatus_flags(pid: int) -> int | None:
-    """pstatus_t.pr_flags of `pid` as native_proc shows it (None if it cannot be read)."""
+    """pstatus_t.pr_flags of `pid` as native_proc shows it (None if it cannot be read, or
+    procd cannot be reached by this caller, as another user's procd cannot)."""
     try:
         with npc.open(f"{pid}/status") as f:
             return _PST.decode(f.read())["pr_flags"]
-    except OSError:
+    except (OSError, npc.ProcdError):
         return None
 
 

@@ -620,6 +620,22 @@ def test_eperm_other_user_and_setid(spin):
         os.close(r)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+def test_eperm_for_an_engine_held_process(spin):
+    """Another user's process that native_proc's engine controls: the caller cannot reach our
+    procd to read its flags, and still gets EPERM."""
+    p = spin()
+    with npc.open(f"{p.pid}/ctl", os.O_WRONLY) as c:
+        c.write(encode_ctl("amd64", [(PC.PCSTRACE, {"__sigbits": bytes(16)})]))  # seized
+        assert procfacts.facts(p.pid).tracer != 0
+
+        def attach_it() -> None:
+            _as_nobody()
+            bsd_ptrace(PT.ATTACH, p.pid)
+
+        assert _in_child(attach_it) == errno.EPERM
+
+
 def test_attach_ancestor_while_traced(launch, debuggee):
     """A traced process attaching to its own tracer: EINVAL."""
     npc.ensure_procd()
