@@ -152,11 +152,12 @@ def take(pid: int, child: bool, oppid: int, exclusive: bool = False) -> Tracee:
 
 
 def pstatus_flags(pid: int) -> int | None:
-    """pstatus_t.pr_flags of `pid` as native_proc shows it (None if it cannot be read)."""
+    """pstatus_t.pr_flags of `pid` as native_proc shows it (None if it cannot be read, or
+    procd cannot be reached by this caller, as another user's procd cannot)."""
     try:
         with npc.open(f"{pid}/status") as f:
             return _PST.decode(f.read())["pr_flags"]
-    except OSError:
+    except (OSError, npc.ProcdError):
         return None
 
 
@@ -167,8 +168,11 @@ def _traced(f: Facts) -> bool:
         return True
     if not f.tracer:
         return False
-    flags = pstatus_flags(f.pid)
-    return flags is None or bool(flags & PR_PTRACE) or not _is_engine(f.tracer)
+    if not _is_engine(f.tracer):
+        return True  # some other debugger holds it
+    # controlled by the engine: traced when PR_PTRACE is set (unreadable, as another user's
+    # process is to a caller that is not root: not known to be, and EPERM follows)
+    return bool((pstatus_flags(f.pid) or 0) & PR_PTRACE)
 
 
 def _is_engine(pid: int) -> bool:
@@ -250,7 +254,8 @@ def check(req: int, pid: int) -> tuple[Facts | None, Tracee | None]:
 
 
 def _traced_self(f: Facts) -> bool:
-    return bool(f.tracer) and bool((pstatus_flags(f.pid) or 0) & PR_PTRACE or not _is_engine(f.tracer))
+    """curp's own P_TRACED (its own /proc status is always readable to it)."""
+    return _traced(f)
 
 
 def _ancestors(pid: int) -> list[int]:

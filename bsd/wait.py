@@ -3,7 +3,7 @@
 A traced process that is our child (PT_TRACE_ME, or PT_ATTACHed child) reports its stops through
 native_proc's waitid (PR_PTRACE: CLD_TRAPPED to the parent), with its exit, as any child's.
 BSD reparents an attached process to its tracer; native_proc cannot, so the stops of an attached
-process that is not our child are taken from its lwpctl (PCWSTOP) and its exit from its zombie,
+process that is not our child are taken from its ctl (PCWSTOP) and its exit from its zombie,
 the way the seed's procfs "wait" verb waits.  Statuses are BSD's (FreeBSD signal numbers):
 stopped `sig << 8 | 0177`, exited `code << 8`, killed `sig` (| 0200 core), continued 0x13.
 Reporting a stop sets P_WAITED, which kern_ptrace requires of the requests that need a stop.

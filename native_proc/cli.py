@@ -1,9 +1,11 @@
 """`native-proc`: run a procd by hand, and look at processes through it (pflags(1)-style).
 
     native-proc serve [--socket PATH]   run a procd in the foreground; prints the socket to use
-    native-proc status PID...           pflags-style report: flags, traced sets, per LWP
-                                        flags and why/what, pr_cursig, registers when stopped
-    native-proc status                  what the procd controls (its own listing)
+    native-proc status PID...           pflags -r PID... (illumos pflags(1) with registers)
+    native-proc status                  the same for every process the procd controls
+    native-proc pflags|pmap|pcred|psig|pwdx|pstop|prun|pwait|pargs|penv|pfiles|ptime ...
+                                        the illumos proc tools (native_proc.ptools)
+    native-proc mount DIR [-f]          serve native_proc's tree at DIR (FUSE); umount DIR
     native-proc shutdown                ask the procd to release everything and exit
 
 Which procd: $NATIVE_PROC_SOCKET, else the default `serve` socket
@@ -22,26 +24,11 @@ import os
 import socket
 import stat
 import sys
-from typing import Iterable, TextIO
-
-from structs.codec import codec
-from structs.faults import FLT_NAMES
-from structs.procfs import LWPSTATUS, PSINFO, PSTATUS
-from structs.procfs_consts import PR_FLAGS, PR_MODEL, PR_WHY
-from structs.regs import ILLUMOS_REGS
-from structs.signals import solaris_name
-from structs.syscalls import syscall_name
+from typing import TextIO
 
 from . import client
 
-__all__ = ["main", "default_socket", "report"]
-
-_PST = codec(PSTATUS["amd64"])
-_LST = codec(LWPSTATUS["amd64"])
-_PSI = codec(PSINFO["amd64"])
-#: pr_flags bits that describe an LWP's state; the rest are process flags and modes.
-_LWP_BITS = 0x00000FFF
-_MODEL = {int(PR_MODEL.PR_MODEL_ILP32): ("_ILP32", "i386"), int(PR_MODEL.PR_MODEL_LP64): ("_LP64", "amd64")}
+__all__ = ["main", "default_socket"]
 
 
 def default_socket() -> str:
@@ -102,119 +89,30 @@ def _use_default_procd() -> bool:
     return False
 
 
-def flag_names(flags: int) -> str:
-    """pr_flags by name ("PR_STOPPED|PR_ISTOP|PR_RLC"), unknown bits in hex, "0" for none."""
-    names = [f.name for f in PR_FLAGS if f.value & flags and f.name]
-    rest = flags & ~sum(f.value for f in PR_FLAGS)
-    if rest:
-        names.append(f"{rest:#x}")
-    return "|".join(names) or "0"
-
-
-def _members(words: Iterable[int], base: int) -> list[int]:
-    out = []
-    for i, w in enumerate(words):
-        for b in range(32):
-            if w >> b & 1:
-                out.append(32 * i + b + base)
-    return out
-
-
-def _sigset_members(s: dict) -> list[int]:
-    raw = s["__sigbits"]
-    if isinstance(raw, (bytes, bytearray)):
-        words = [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]
-    else:
-        words = list(raw)
-    return _members(words, 1)
-
-
-def why_what(why: int, what: int, abi: str) -> str:
-    """The bracketed why/what of an LWP ("[ PR_SYSENTRY getpid ]"), "" when it is not stopped."""
-    if not why:
-        return ""
-    try:
-        name = PR_WHY(why).name
-    except ValueError:
-        name = f"why={why}"
-    if why in (PR_WHY.PR_SIGNALLED, PR_WHY.PR_JOBCONTROL):
-        detail = solaris_name(what)
-    elif why in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT):
-        detail = syscall_name(abi, what)
-    elif why == PR_WHY.PR_FAULTED:
-        detail = FLT_NAMES.get(what, str(what))
-    else:
-        detail = str(what) if what else ""
-    return f"[ {name} {detail} ]" if detail else f"[ {name} ]"
-
-
-def _regs(values: list[int], out: list[str]) -> None:
-    names = ILLUMOS_REGS["amd64"]
-    cells = [f"{n:<10} = 0x{v & ((1 << 64) - 1):016x}" for n, v in zip(names, values)]
-    for i in range(0, len(cells), 3):
-        out.append("\t" + "  ".join(cells[i:i + 3]))
-
-
-def report(pid: int) -> str:
-    """The pflags-style report of `pid`, read through the client library."""
-    with client.open(f"{pid}/status") as f:
-        ps = _PST.decode(f.read())
-    try:
-        with client.open(f"{pid}/psinfo") as f:
-            args = _PSI.decode(f.read())["pr_psargs"].split(b"\0", 1)[0].decode(errors="replace")
-    except OSError:
-        args = ""
-    model, abi = _MODEL.get(ps["pr_dmodel"], (f"model {ps['pr_dmodel']}", "amd64"))
-    lines = [f"{pid}:\t{args}".rstrip(),
-             f"\tdata model = {model}  flags = {flag_names(ps['pr_flags'] & ~_LWP_BITS)}"]
-    sigs = _sigset_members(ps["pr_sigtrace"])
-    if sigs:
-        lines.append("\tsigtrace = " + " ".join(solaris_name(s) for s in sigs))
-    flts = _members(ps["pr_flttrace"]["word"], 1)
-    if flts:
-        lines.append("\tflttrace = " + " ".join(FLT_NAMES.get(f, str(f)) for f in flts))
-    for key in ("sysentry", "sysexit"):
-        nrs = _members(ps[f"pr_{key}"]["word"], 0)  # sysset_t is 0-based on host numbers
-        if nrs:
-            lines.append(f"\t{key} = " + " ".join(syscall_name(abi, n) for n in nrs))
-    for name in sorted(client.listdir(f"{pid}/lwp"), key=int):
-        try:
-            with client.open(f"{pid}/lwp/{name}/lwpstatus") as f:
-                ls = _LST.decode(f.read())
-        except FileNotFoundError:
-            continue  # the LWP exited meanwhile
-        fl = ls["pr_flags"]
-        head = f" /{ls['pr_lwpid']}:\tflags = {flag_names(fl & _LWP_BITS)}"
-        ww = why_what(ls["pr_why"], ls["pr_what"], abi)
-        lines.append(f"{head}  {ww}" if ww else head)
-        if ls["pr_cursig"]:
-            lines.append(f"\tcursig = {solaris_name(ls['pr_cursig'])}")
-        if ls["pr_nsysarg"] and fl & PR_FLAGS.PR_STOPPED:
-            sysargs = ", ".join(f"{a & ((1 << 64) - 1):#x}" for a in ls["pr_sysarg"][:ls["pr_nsysarg"]])
-            lines.append(f"\tsyscall = {syscall_name(abi, ls['pr_syscall'])}({sysargs})")
-        if fl & PR_FLAGS.PR_STOPPED and not fl & PR_FLAGS.PR_PCINVAL:
-            _regs(list(ls["pr_reg"]), lines)
-    return "\n".join(lines) + "\n"
-
-
 def _status(args: argparse.Namespace, out: TextIO) -> int:
+    """`status PID...` is `pflags -r PID...`; `status` alone reports so every process the
+    procd controls."""
+    from .ptools import pflags
+
     if not args.pid:
         if not _use_default_procd():
             print("native-proc: no procd is running (set $NATIVE_PROC_SOCKET or run `native-proc serve`)",
                   file=sys.stderr)
             return 1
-        text = client.procd_status()
-        out.write(text + ("\n" if text and not text.endswith("\n") else ""))
-        if not text:
+        pids = [line.split(":", 1)[0] for line in client.procd_status().splitlines()
+                if line[:1].isdigit()]
+        if not pids:
             out.write("procd controls nothing\n")
-        return 0
-    _use_default_procd()
+            return 0
+    else:
+        _use_default_procd()
+        pids = [str(p) for p in args.pid]
     rc = 0
-    for pid in args.pid:
+    for pid in pids:
         try:
-            out.write(report(pid))
-        except OSError as ex:
-            print(f"native-proc: {pid}: {os.strerror(ex.errno) if ex.errno else ex}", file=sys.stderr)
+            out.write(pflags.report(pid, rflag=True))
+        except pflags.GrabError as e:
+            print(f"native-proc status: cannot examine {pid}: {e}", file=sys.stderr)
             rc = 1
     return rc
 
@@ -247,6 +145,28 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     st = sub.add_parser("status", help="pflags-style report of processes (none: what procd controls)")
     st.add_argument("pid", type=int, nargs="*")
     sub.add_parser("shutdown", help="release everything and stop the procd")
+    from .ptools import TOOLS
+
+    for name in TOOLS:
+        t = sub.add_parser(name, help=f"illumos {name}(1) over native_proc", add_help=False)
+        t.add_argument("args", nargs=argparse.REMAINDER)
+    m = sub.add_parser("mount", help="serve native_proc's tree at DIR through FUSE (a client of procd)")
+    m.add_argument("dir")
+    m.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
+    u = sub.add_parser("umount", help="unmount a `native-proc mount` and let it release what it held")
+    u.add_argument("dir")
+    if argv is None:
+        argv = sys.argv[1:]
+    # A tool's own options (pflags -r, pmap -x, truss -f ...) are the tool's, not ours.
+    i = next((k for k, a in enumerate(argv) if not a.startswith("-")), len(argv))
+    if i < len(argv) and argv[i] in TOOLS:
+        if argv[:i]:
+            p.parse_args(argv[:i] + ["status"])  # --socket only
+            ns = p.parse_args(argv[:i] + ["status"])
+            if ns.socket:
+                os.environ[client.ENV] = os.path.abspath(ns.socket)
+        _use_default_procd()
+        return TOOLS[argv[i]](argv[i + 1:], out, sys.stderr)
     args = p.parse_args(argv)
     if args.cmd == "serve":
         args.socket = args.serve_socket or args.socket
@@ -255,6 +175,11 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         os.environ[client.ENV] = os.path.abspath(args.socket)
     if args.cmd == "status":
         return _status(args, out)
+    if args.cmd in ("mount", "umount"):
+        from . import mount
+
+        _use_default_procd()
+        return mount.main(args.cmd, args.dir, getattr(args, "foreground", False), out)
     return _shutdown(args, out)
 
 

@@ -31,12 +31,17 @@ _JOBCTL = frozenset({19, 20, 21, 22})
 _SYSGOOD = _SIGTRAP | 0x80
 # xregs: the LWP's XSAVE area (item 12).  lwpsigqueue / sigqueue are NOT Solaris: the pending
 # signal queues of an LWP / of the process as siginfo_t arrays (status.read_sigqueue).
-_LWP_FILES = ("lwpctl", "lwpsigqueue", "lwpsinfo", "lwpstatus", "xregs")
-_PID_FILES = ("as", "auxv", "cred", "ctl", "lwp", "map", "psinfo", "sigact", "sigqueue", "status", "watch")
+# cwd, root and the entries of path/ and fd/ are links (status.LINK_FILES): a read gives what
+# they name.
+_LWP_FILES = ("lwpctl", "lwpsigqueue", "lwpsinfo", "lwpstatus", "lwpusage", "xregs")
+_PID_FILES = ("as", "auxv", "cred", "ctl", "cwd", "fd", "lpsinfo", "lstatus", "lusage", "lwp", "map", "path",
+              "psinfo", "root", "sigact", "sigqueue", "status", "usage", "watch", "xmap")
+_PID_DIRS = frozenset({"lwp", "fd", "path"})
 _WRITABLE = frozenset({"ctl", "lwpctl", "as"})
 _WRITE_ONLY = frozenset({"ctl", "lwpctl"})
 _READ_ONLY = frozenset({"status", "lwpstatus", "psinfo", "lwpsinfo", "auxv", "map", "watch", "cred", "sigact",
-                        "xregs", "lwpsigqueue", "sigqueue"})
+                        "xregs", "lwpsigqueue", "sigqueue", "cwd", "root", "fd", "path", "usage", "lwpusage",
+                        "lusage", "lstatus", "lpsinfo", "xmap"})
 _QUEUE_FILES = frozenset({"lwpsigqueue", "sigqueue"})
 _MODEL_NAME = {PR_MODEL_LP64: "amd64", PR_MODEL_ILP32: "i386"}
 _WATCHED = struct.Struct("<Iii")  # a WAITID's watched LWP: host tid, pr_why, pr_what
@@ -84,6 +89,7 @@ class OpenFile:
     excl: bool
     opener: int  # pid of the client that opened it
     conns: set = field(default_factory=set)
+    name: str = ""  # the entry of fd/ or path/ this file is
 
 
 @dataclass
@@ -187,8 +193,11 @@ class Engine:
     def _op_open(self, conn: Any, flags: int, model: int, c: int, payload: bytes) -> tuple[int, bytes]:
         path = payload.decode()
         parts = _split(path)
-        if len(parts) == 2 and parts[1] in _PID_FILES and parts[1] != "lwp":
+        name = ""
+        if len(parts) == 2 and parts[1] in _PID_FILES and parts[1] not in _PID_DIRS:
             pid, kind, lwpid = _pid(parts[0]), parts[1], 0
+        elif len(parts) == 3 and parts[1] in ("fd", "path"):
+            pid, kind, lwpid, name = _pid(parts[0]), parts[1], 0, parts[2]
         elif len(parts) == 4 and parts[1] == "lwp" and parts[3] in _LWP_FILES:
             pid, kind, lwpid = _pid(parts[0]), parts[3], _num(parts[2])
         else:
@@ -200,6 +209,8 @@ class Engine:
         self._check_access(conn, pid)
         if lwpid and lwpid not in proc.lwps:
             raise OSError(errno.ENOENT, path)
+        if name:
+            procinfo.link(pid, kind, name)  # ENOENT now for a name that is not there
         acc = flags & os.O_ACCMODE
         writing = acc in (os.O_WRONLY, os.O_RDWR)
         if (kind in _WRITE_ONLY and acc != os.O_WRONLY) or (kind in _READ_ONLY and writing):
@@ -209,7 +220,7 @@ class Engine:
         if excl and not self_open and (proc.excl or proc.writers):
             raise OSError(errno.EBUSY, "already open for writing")
         of = OpenFile(self.next_id, secrets.token_bytes(16), kind, proc, lwpid, flags,
-                      _MODEL_NAME[model], writing and not self_open, excl, conn.pid)
+                      _MODEL_NAME[model], writing and not self_open, excl, conn.pid, name=name)
         self.next_id += 1
         if of.writer:
             proc.writers += 1
@@ -278,6 +289,11 @@ class Engine:
             if _num(parts[2]) not in proc.lwps:
                 raise OSError(errno.ENOENT, "no such lwp")
             names = list(_LWP_FILES)
+        elif len(parts) == 2 and parts[1] in ("fd", "path"):
+            pid = _pid(parts[0])
+            self.proc(pid)
+            self._check_access(conn, pid)
+            names = procinfo.path_names(pid) if parts[1] == "path" else [str(n) for n in procinfo.fds(pid)]
         else:
             raise OSError(errno.ENOTDIR, "not a directory")
         return 0, "\0".join(names).encode()

@@ -77,6 +77,7 @@ __all__ = [
     "sigset_bytes", "linux_mask",
     "dmodel", "ids", "default_lwpids",
     "psinfo", "lwpsinfo", "maps", "cred", "auxv", "sigsets", "sigact", "usage", "lwpusage",
+    "xmap", "fds", "path_names", "link", "prheader_array", "lusage", "lpsinfo",
 ]
 
 # --- Solaris constants these files use (illumos sys/proc.h, sys/processor.h, sys/pset.h,
@@ -856,3 +857,143 @@ def lwpusage(pid: int, tid: int, lwpid: int, model: str) -> bytes:
     st = _status(f"{base}/status")
     d = _usage_dict(f, st, _io(f"{base}/io"), model, lwpid, 1)
     return codec(S.PRUSAGE[model]).encode(d)
+
+
+# --- xmap -------------------------------------------------------------------------------------------
+
+_SMAPS_KB = {b"Rss": "pr_rss", b"Anonymous": "pr_anon", b"Locked": "pr_locked"}
+
+
+def xmap(pid: int, model: str) -> bytes:
+    """``prxmap_t[]`` from ``/proc/<pid>/smaps``: ``map``'s entries (same order, names, flags), with
+    the mapped object's device and inode, and resident, anonymous and locked pages (counted in
+    ``pr_pagesize`` pages, as Solaris counts them) from smaps' kB figures."""
+    _check_model(model)
+    p = _Proc(pid)
+    mm = p.mm_dir()
+    _ilp32_reader_check(p, model)
+    heads = codec(S.PRMAP[model])
+    c = codec(S.PRXMAP[model])
+    base = _zero("PRXMAP", model)
+    plain = maps(pid, model)
+    entries: dict[int, dict] = {}  # by start address: the two reads may see different maps
+    cur: dict | None = None
+    for line in _read(f"{mm}/smaps").split(b"\n"):
+        if not line:
+            continue
+        first = line.split(None, 1)[0]
+        if b"-" in first and not first.endswith(b":"):
+            parts = line.split(None, 5)
+            devmaj, _, devmin = parts[3].partition(b":")
+            dev, ino = os.makedev(int(devmaj, 16), int(devmin, 16)), int(parts[4])
+            cur = entries[int(first.partition(b"-")[0], 16)] = {"dev": dev, "ino": ino, "kb": {}}
+        elif cur is not None and first.endswith(b":") and first[:-1] in _SMAPS_KB:
+            cur["kb"][first[:-1]] = int(line.split()[1])
+    out = []
+    for i in range(len(plain) // heads.size):
+        h = heads.decode(plain[i * heads.size:(i + 1) * heads.size])
+        e = entries.get(h["pr_vaddr"])
+        if e is None:
+            continue  # mapped between the two reads
+        d = dict(base)
+        for k in ("pr_vaddr", "pr_size", "pr_mapname", "pr_offset", "pr_mflags", "pr_pagesize", "pr_shmid"):
+            d[k] = h[k]
+        d["pr_dev"] = _dev(e["dev"], model) if e["ino"] else PRNODEV[model]
+        d["pr_ino"] = e["ino"]
+        page_kb = max(h["pr_pagesize"] // 1024, 1)
+        for key, member in _SMAPS_KB.items():
+            d[member] = e["kb"].get(key, 0) // page_kb
+        d["pr_hatpagesize"] = _PAGE
+        out.append(c.encode(d))
+    return b"".join(out)
+
+
+# --- links: cwd, root, path/, fd/ -------------------------------------------------------------------
+
+
+def _readlink(path: str) -> bytes:
+    try:
+        return os.fsencode(os.readlink(path))
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ESRCH):
+            raise _gone(path) from None
+        raise
+
+
+def fds(pid: int) -> list[int]:
+    """The open descriptors of ``pid``, ascending (ENOENT for a vanished process)."""
+    try:
+        return sorted(int(n) for n in os.listdir(f"/proc/{pid}/fd"))
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ESRCH):
+            raise _gone(f"/proc/{pid}") from None
+        raise
+
+
+def path_names(pid: int) -> list[str]:
+    """The names in ``path/``: ``a.out``, ``cwd``, ``root`` and one per open descriptor."""
+    return ["a.out", "cwd", "root"] + [str(fd) for fd in fds(pid)]
+
+
+_PATH_LINKS = {"a.out": "exe", "cwd": "cwd", "root": "root"}
+
+
+def link(pid: int, kind: str, name: str = "") -> bytes:
+    """What a link file names, as bytes.
+
+    ``cwd``/``root``: the directory's path.  ``path/<name>``: the path of ``a.out``, ``cwd``,
+    ``root`` or descriptor ``<name>`` (Linux's text for what has none: ``pipe:[N]``,
+    ``socket:[N]``, ``anon_inode:...``).  ``fd/<n>``: the host's ``/proc/<pid>/fd/<n>``, which
+    opens the same file the descriptor refers to, as opening Solaris's ``fd/<n>`` does.
+    """
+    if kind in ("cwd", "root"):
+        return _readlink(f"/proc/{pid}/{kind}")
+    if kind == "path":
+        if name in _PATH_LINKS:
+            return _readlink(f"/proc/{pid}/{_PATH_LINKS[name]}")
+        if not name.isdigit():
+            raise OSError(errno.ENOENT, f"path/{name}")
+        return _readlink(f"/proc/{pid}/fd/{int(name)}")
+    if kind == "fd":
+        if not name.isdigit() or int(name) not in fds(pid):
+            raise OSError(errno.ENOENT, f"fd/{name}")
+        return f"/proc/{pid}/fd/{int(name)}".encode()
+    raise OSError(errno.ENOENT, kind)
+
+
+# --- arrays behind a prheader_t: lstatus, lpsinfo, lusage -------------------------------------------
+
+
+def prheader_array(entries: list[bytes], entsize: int, model: str) -> bytes:
+    """``prheader_t`` (pr_nent, pr_entsize) then the entries, each padded to ``entsize`` (a
+    multiple of 8, as illumos's LSPAN rounds)."""
+    head = codec(S.PRHEADER[model]).encode({"pr_nent": len(entries), "pr_entsize": entsize})
+    return head + b"".join(e.ljust(entsize, b"\0") for e in entries)
+
+
+def lusage(pid: int, lwps: list[tuple[int, int]], model: str) -> bytes:
+    """``prheader_t`` + ``prusage_t[]``: first the defunct LWPs' entry (lwpid 0; Linux keeps no
+    per-thread usage of exited threads, so it carries only the time stamp and a count of 0), then
+    one per live LWP ``(tid, lwpid)``."""
+    size = codec(S.PRUSAGE[model]).size
+    d = _zero("PRUSAGE", model)
+    d["pr_tstamp"] = _ts(time.clock_gettime_ns(time.CLOCK_BOOTTIME), model)
+    entries = [codec(S.PRUSAGE[model]).encode(d)]
+    for tid, lwpid in lwps:
+        try:
+            entries.append(lwpusage(pid, tid, lwpid, model))
+        except FileNotFoundError:
+            continue  # exited meanwhile
+    return prheader_array(entries, (size + 7) & ~7, model)
+
+
+def lpsinfo(pid: int, lwps: list[tuple[int, int]], model: str) -> bytes:
+    """``prheader_t`` + ``lwpsinfo_t[]``, one per live LWP ``(tid, lwpid)``."""
+    size = codec(S.LWPSINFO[model]).size
+    entries = []
+    for tid, lwpid in lwps:
+        try:
+            entries.append(lwpsinfo(pid, tid, lwpid, model))
+        except FileNotFoundError:
+            continue
+    return prheader_array(entries, (size + 7) & ~7, model)

@@ -10,7 +10,9 @@ from typing import Any
 from structs import linux_siginfo as L
 from structs import procfs as S
 from structs.codec import codec
-from structs.procfs_consts import PR_FLAGS, PR_WHY
+from structs.procfs_consts import PR_FLAGS, PR_MODEL_ILP32, PR_WHY
+from structs.syscall_args import ARG_REGS, nargs
+from structs.syscalls import syscall_name
 from structs.signals import LINUX_TO_SOLARIS_SI_GENERIC, LTOS
 
 from . import gregs, procinfo, tracing
@@ -29,7 +31,7 @@ _SI_KERNEL = 0x80
 _TRAP_BRKPT = 1
 # Plain ints: flag-enum arithmetic costs microseconds on the per-stop path.
 _STOPPED, _ISTOP, _DSTOP = int(PR_FLAGS.PR_STOPPED), int(PR_FLAGS.PR_ISTOP), int(PR_FLAGS.PR_DSTOP)
-_STEP, _PCINVAL = int(PR_FLAGS.PR_STEP), int(PR_FLAGS.PR_PCINVAL)
+_STEP, _PCINVAL, _ASLEEP = int(PR_FLAGS.PR_STEP), int(PR_FLAGS.PR_PCINVAL), int(PR_FLAGS.PR_ASLEEP)
 _MODE_MASK = 0x0FF00000
 
 
@@ -157,9 +159,11 @@ def lwpstatus(lwp: Lwp, model: str, sets: bool = True) -> dict[str, Any]:
         # rt_sigreturn's exit after the restored context reset it): pr_nsysarg stays 0 then.
         if insys:
             st["pr_syscall"] = nr
-            # pr_nsysarg > 0 says "inside a system call" even for read (host number 0).
-            st["pr_nsysarg"] = 6
-            args = list(lwp.sysargs) if lwp.sysargs else [0] * 6
+            # pr_nsysarg > 0 says "inside a system call" even for read (host number 0); the
+            # count is the call's own (pflags prints that many), never less than 1.
+            abi = "i386" if lwp.proc.dmodel == PR_MODEL_ILP32 else "amd64"
+            st["pr_nsysarg"] = max(1, nargs(syscall_name(abi, nr)))
+            args = _ARG_STRUCT[abi].unpack_from(regs, 0)
             st["pr_sysarg"] = [_wrap(a, model) for a in args] + [0, 0]
         if lwp.why == PR_WHY.PR_SYSEXIT:
             if lwp.is_error:
@@ -169,7 +173,45 @@ def lwpstatus(lwp: Lwp, model: str, sets: bool = True) -> dict[str, Any]:
         elif lwp.why == PR_WHY.PR_BRAND:
             st["pr_rval1"] = _wrap(lwp.rval, model)  # the Linux event message (PCXSTOPFOROPT)
         st["pr_flags"] &= ~_PCINVAL
+    elif lwp.hstop is None:
+        _asleep(lwp, st, model)
     return st
+
+
+# The six argument registers of each ABI as offsets in the host's user_regs_struct.
+_REG_OFF = {"rdi": 112, "rsi": 104, "rdx": 96, "r10": 56, "r8": 72, "r9": 64, "rbx": 40, "rcx": 88, "rbp": 32}
+
+
+class _ArgRegs:
+    """unpack_from(regs, 0) -> the six argument registers of one ABI (ARG_REGS)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.offs = [_REG_OFF[n] for n in names]
+
+    def unpack_from(self, regs: bytes, _base: int = 0) -> tuple[int, ...]:
+        return tuple(int.from_bytes(regs[o:o + 8], "little") for o in self.offs)
+
+
+_ARG_STRUCT = {abi: _ArgRegs(names) for abi, names in ARG_REGS.items()}
+
+
+def _asleep(lwp: Lwp, st: dict[str, Any], model: str) -> None:
+    """A running LWP that sleeps in a system call: PR_ASLEEP, the call and its arguments, as the
+    host's /proc/<pid>/task/<tid>/syscall shows them (nothing when it is on a CPU or the host
+    refuses the read)."""
+    try:
+        with open(f"/proc/{lwp.proc.pid}/task/{lwp.tid}/syscall", "rb") as f:
+            fields = f.read(512).split()
+        nr = int(fields[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if nr < 0 or len(fields) < 7:
+        return
+    abi = "i386" if lwp.proc.dmodel == PR_MODEL_ILP32 else "amd64"
+    st["pr_flags"] |= _ASLEEP
+    st["pr_syscall"] = nr
+    st["pr_nsysarg"] = max(1, nargs(syscall_name(abi, nr)))
+    st["pr_sysarg"] = [_wrap(int(a, 16), model) for a in fields[1:7]] + [0, 0]
 
 
 def _wrap(v: int, model: str) -> int:
@@ -276,7 +318,27 @@ def read_file(engine: Any, of: Any) -> bytes:
         return procinfo.sigact(proc.pid, model)
     if kind == "xregs":
         return xregs(lwp)
+    if kind in LINK_FILES:
+        return procinfo.link(proc.pid, kind, of.name)
+    if kind == "usage":
+        return procinfo.usage(proc.pid, model)
+    if kind == "lwpusage":
+        return procinfo.lwpusage(proc.pid, lwp.tid, lwp.lwpid, model)
+    if kind == "xmap":
+        return procinfo.xmap(proc.pid, model)
+    lwps = [proc.lwps[i] for i in sorted(proc.lwps)]
+    if kind == "lusage":
+        return procinfo.lusage(proc.pid, [(l.tid, l.lwpid) for l in lwps], model)
+    if kind == "lpsinfo":
+        return procinfo.lpsinfo(proc.pid, [(l.tid, l.lwpid) for l in lwps], model)
+    if kind == "lstatus":
+        c = codec(S.LWPSTATUS[model])
+        return procinfo.prheader_array([c.encode(lwpstatus(l, model)) for l in lwps], (c.size + 7) & ~7, model)
     raise OSError(22, f"{kind} cannot be read")
+
+
+#: Files whose read gives the path they name (a symbolic link in the mount).
+LINK_FILES = frozenset({"cwd", "root", "path", "fd"})
 
 
 def _host_stopped(lwp: Lwp) -> bool:

@@ -71,6 +71,7 @@ __all__ = [
     "LWPSINFO",
     "PSINFO",
     "PRMAP",
+    "PRXMAP",
     "PRUSAGE",
     "AUXV",
     "PRPRIV",
@@ -540,6 +541,30 @@ def _prmap(m: DataModel) -> Struct:
     )
 
 
+
+def _prxmap(m: DataModel) -> Struct:
+    # /proc/<pid>/xmap: prmap_t's head, then the HAT view (device, inode, page counts).
+    # dev_t is ulong_t (PRNODEV when the mapping has no object); pr_filler is ulong_t[7]
+    # under _LP64 and [6] under _ILP32, which keeps both sizes a multiple of 8.
+    return struct(
+        ("pr_vaddr", m.ptr),
+        ("pr_size", m.size_t),
+        ("pr_mapname", raw(PRMAPSZ)),
+        ("pr_offset", m.llong),  # offset_t
+        ("pr_mflags", m.int),
+        ("pr_pagesize", m.int),
+        ("pr_shmid", m.int),
+        ("pr_dev", m.ulong),
+        ("pr_ino", m.uint64),
+        ("pr_rss", m.size_t),
+        ("pr_anon", m.size_t),
+        ("pr_locked", m.size_t),
+        ("pr_pad", m.size_t),
+        ("pr_hatpagesize", m.uint64),
+        ("pr_filler", array(m.ulong, 7 if m.lp64 else 6)),
+        size=216 if m.lp64 else 152,
+    )
+
 def _prusage(m: DataModel) -> Struct:
     ts = _timestruc(m)
     times = [
@@ -595,6 +620,7 @@ PRCRED: dict[str, Struct] = _both(_prcred)
 LWPSINFO: dict[str, Struct] = _both(_lwpsinfo)
 PSINFO: dict[str, Struct] = _both(_psinfo)
 PRMAP: dict[str, Struct] = _both(_prmap)
+PRXMAP: dict[str, Struct] = _both(_prxmap)
 PRUSAGE: dict[str, Struct] = _both(_prusage)
 AUXV: dict[str, Struct] = _both(_auxv)
 PRPRIV: dict[str, Struct] = _both(_prpriv)
@@ -621,6 +647,7 @@ SCHEMAS: dict[str, dict[str, Construct]] = {
     "lwpsinfo_t": LWPSINFO,
     "psinfo_t": PSINFO,
     "prmap_t": PRMAP,
+    "prxmap_t": PRXMAP,
     "prusage_t": PRUSAGE,
     "auxv_t": AUXV,
     "prpriv_t": PRPRIV,

@@ -30,6 +30,7 @@ class Case:
     per_pid: bool = False  # -f: compare each process's lines in order (interleaving is timing)
     summary: bool = False  # -c: compare calls and errors per call (times and their order vary)
     xfail: str = ""  # a known difference (reason)
+    figures_only: bool = False  # timing-dependent (signals racing calls): printed, not a test
 
 
 CASES = [
@@ -60,6 +61,13 @@ CASES = [
     Case("summary-c", "files.c", ("-c",), args=("{tmp}",), summary=True),
     Case("summary-c-f", "threads.c", ("-c", "-f"), summary=True),
     Case("ff-f-o", "threads.c", ("-f", "-e", "trace=write,exit,getpid"), per_pid=True),
+    Case("verbose", "files.c", ("-v",), args=("{tmp}",)),
+    # real programs of this machine (a path instead of a corpus source)
+    Case("ls", "/bin/ls", args=("-l", "/etc/hostname", "/")),
+    Case("cat", "/bin/cat", args=("/etc/hostname",)),
+    Case("sh-f", "/bin/sh", ("-f",), args=("-c", "true; /bin/true; echo x | cat >/dev/null"), per_pid=True,
+         figures_only=True),
+    Case("python3", "/usr/bin/python3", args=("-S", "-c", "pass")),
 ]
 
 _PID_SOURCES = [
@@ -75,7 +83,7 @@ _PID_SOURCES = [
 ]
 
 
-def normalise(lines: list[str]) -> list[str]:
+def normalise(lines: list[str], verbose: bool = False) -> list[str]:
     """Pids become <pid1>, <pid2>... in the order learned; addresses, times and random bytes a
     placeholder.  Anything else is compared as printed."""
     pids: dict[str, str] = {}
@@ -90,7 +98,14 @@ def normalise(lines: list[str]) -> list[str]:
             if new != line:  # a pid's width moved the result column: compare unpadded
                 new = re.sub(r"\) +(= \S)", r") \1", new)
             line = new
-        line = re.sub(r"0x[0-9a-f]{6,}", "0xADDR", line)
+        new = re.sub(r"0x[0-9a-f]{6,}", "0xADDR", line)
+        if new != line:  # an address's width moved the result column: compare unpadded
+            new = re.sub(r"\) +(= \S)", r") \1", new)
+        line = new
+        if verbose:  # -v: what differs between two runs' files (inodes, times)
+            line = re.sub(r"(st_ino|st_[amc]time_nsec|st_[amc]time)=\d+( /\* [^*]+ \*/)?", r"\1=N", line)
+            line = re.sub(r"\) +(= \S)", r") \1", line)
+        line = re.sub(r"sysinfo\(\{uptime=.*\}\)", "sysinfo({...})", line)
         line = re.sub(r"<\d+\.\d+>", "<T>", line)
         line = re.sub(r"/#\d+>", "/#INODE>", line)  # O_TMPFILE's name is its inode number
         line = re.sub(r"si_(utime|stime)=\d+", r"si_\1=T", line)
@@ -133,12 +148,17 @@ class Result:
 def _by_pid(lines: list[str]) -> list[str]:
     groups: dict[str, list[str]] = {}
     for line in lines:
-        m = re.match(r"^(<pid\d+>) (.*)$", line)
+        m = re.match(r"^(<pid\d+>) +(.*)$", line)
         key, text = (m.group(1), m.group(2)) if m else ("?", line)
         groups.setdefault(key, []).append(text)
     out = []
     for key in sorted(groups):
-        out += [f"{key} {t}" for t in _join_resumed(groups[key])]
+        lines_ = _join_resumed(groups[key])
+        # A SIGCHLD comes before or after the parent's wait4 as the child's exit races it: that
+        # is timing, so SIGCHLD lines are compared as a list of their own.
+        chld = [t for t in lines_ if t.startswith("--- SIGCHLD ")]
+        out += [f"{key} {t}" for t in lines_ if not t.startswith("--- SIGCHLD ")]
+        out += [f"{key} {t}" for t in chld]
     return out
 
 
@@ -158,6 +178,8 @@ def _join_resumed(lines: list[str]) -> list[str]:
 
 
 def build(case: Case, work: Path) -> Path:
+    if case.source.startswith("/"):
+        return Path(case.source)
     exe = work / case.source.replace(".c", "-" + "-".join(f.strip("-") for f in case.gcc))
     if not exe.exists():
         cmd = ["gcc", *case.gcc, "-o", str(exe), str(CORPUS / case.source), "-lpthread"]
@@ -181,7 +203,7 @@ def run_case(case: Case, work: Path, python: str = sys.executable, timeout: floa
         env = {k: v for k, v in os.environ.items() if k != "NATIVE_PROC_SOCKET"}
         subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=timeout, env=env)
         text = log.read_text() if log.exists() else ""
-        logs.append(normalise(text.replace(str(tmp), "{tmp}").splitlines()))
+        logs.append(normalise(text.replace(str(tmp), "{tmp}").splitlines(), "-v" in case.options))
     a, b = logs
     if case.summary:
         a, b = summary_rows(a), summary_rows(b)

@@ -536,11 +536,21 @@ def test_traced_by_another_is_ebusy(debuggee):
         g = int(read_line(r))
         assert err(bsd_ptrace, PT.READ_D, g, 0x400000) == errno.EBUSY
         assert err(bsd_ptrace, PT.ATTACH, g) == errno.EBUSY
+        _kill(a)
+        os.waitpid(a, 0)
+        # PR_KLC: the tracee dies with its tracer (DragonFly's exit1)
+        deadline = time.monotonic() + WAIT
+        while procfacts.facts(g) is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert procfacts.facts(g) is None, f"the tracee outlived its tracer by {WAIT} s"
     finally:
-        _kill(a)  # PR_KLC: its tracee dies with it (and is killed here too, in case)
+        _kill(a)
         if g:
             _kill(g)
-        os.waitpid(a, 0)
+        try:
+            os.waitpid(a, 0)
+        except ChildProcessError:
+            pass
         os.close(r)
 
 
@@ -608,6 +618,22 @@ def test_eperm_other_user_and_setid(spin):
         _kill(t)
         os.waitpid(t, 0)
         os.close(r)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+def test_eperm_for_an_engine_held_process(spin):
+    """Another user's process that native_proc's engine controls: the caller cannot reach our
+    procd to read its flags, and still gets EPERM."""
+    p = spin()
+    with npc.open(f"{p.pid}/ctl", os.O_WRONLY) as c:
+        c.write(encode_ctl("amd64", [(PC.PCSTRACE, {"__sigbits": bytes(16)})]))  # seized
+        assert procfacts.facts(p.pid).tracer != 0
+
+        def attach_it() -> None:
+            _as_nobody()
+            bsd_ptrace(PT.ATTACH, p.pid)
+
+        assert _in_child(attach_it) == errno.EPERM
 
 
 def test_attach_ancestor_while_traced(launch, debuggee):

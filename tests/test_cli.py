@@ -9,7 +9,7 @@ import stat
 
 
 import native_proc.client as npc
-from native_proc.cli import flag_names, main, why_what
+from native_proc.cli import main
 from structs.codec import codec
 from structs.ctl import encode_ctl, fltset, sigset, sysset
 from structs.faults import FLT
@@ -49,15 +49,16 @@ def test_status_of_a_syscall_entry_stop(spawn):
     assert rc == 0
     lines = text.splitlines()
     assert lines[0].startswith(f"{p.pid}:\t") and lines[0].endswith(" syscalls")
-    assert lines[1] == "\tdata model = _LP64  flags = PR_RLC"
-    assert "\tsigtrace = SIGUSR1" in lines
-    assert "\tflttrace = FLTBPT" in lines
-    assert "\tsysentry = getpid" in lines
-    assert "\tsysexit = write getpid" in lines
-    assert " /1:\tflags = PR_STOPPED|PR_ISTOP  [ PR_SYSENTRY getpid ]" in lines
-    assert any(line.startswith("\tsyscall = getpid(") for line in lines)
-    assert f"REG_RIP    = 0x{rip & (1 << 64) - 1:016x}" in text
-    for name in ("REG_RAX", "REG_RSP", "REG_GSBASE"):  # every illumos register is shown
+    # pflags -r (illumos pflags.c): flag names without PR_, sets as words, why/what on a line
+    # of its own, registers as "%rip = 0x..." in two columns.
+    assert lines[1] == "\tdata model = _LP64  flags = RLC"
+    assert "\tflttrace = 0x00000004" in lines  # FLTBPT is fault 3
+    assert "\tsigtrace = 0x00008000 0x00000000" in lines and "\t    USR1" in lines
+    assert any(x.startswith("\tentryset = ") for x in lines) and any(x.startswith("\texitset  = ") for x in lines)
+    assert " /1:\tflags = STOPPED|ISTOP  getpid()" in lines
+    assert "\twhy = PR_SYSENTRY  what = getpid" in lines
+    assert f"  %rip = 0x{rip & (1 << 64) - 1:016X}" in text
+    for name in ("%rax", "%rsp", "%gsbase"):  # every illumos register is shown
         assert name in text
 
 
@@ -69,15 +70,15 @@ def test_status_of_signalled_and_faulted_stops(spawn):
         c.write(ctl((PC.PCWSTOP, None)), timeout=10)
         rc, text = status(str(p.pid))
         assert rc == 0
-        assert " /1:\tflags = PR_STOPPED|PR_ISTOP  [ PR_SIGNALLED SIGUSR1 ]" in text.splitlines()
+        assert "\twhy = PR_SIGNALLED  what = SIGUSR1" in text.splitlines()
         assert "\tcursig = SIGUSR1" in text.splitlines()
         c.write(ctl((PC.PCRUN, 0x1)))  # PRCSIG: SIGUSR1 would kill it
     q, _ = spawn("int3")
     with npc.open(f"{q.pid}/ctl", os.O_WRONLY) as c:
         c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSFAULT, fltset(FLT.FLTBPT)), (PC.PCWSTOP, None)), timeout=10)
         rc, text = status(str(q.pid))
-        assert " /1:\tflags = PR_STOPPED|PR_ISTOP  [ PR_FAULTED FLTBPT ]" in text.splitlines()
-        assert "REG_RIP" in text
+        assert "\twhy = PR_FAULTED  what = FLTBPT" in text.splitlines()
+        assert "%rip" in text
         c.write(ctl((PC.PCRUN, 0x2)))  # PRCFAULT
 
 
@@ -85,30 +86,29 @@ def test_status_of_a_requested_stop_and_a_running_process(spawn):
     p, _ = spawn()
     rc, text = status(str(p.pid))
     assert rc == 0
-    assert "\tdata model = _LP64  flags = 0" in text.splitlines()
-    assert "[" not in text and "REG_" not in text  # running: no why/what, no registers
+    assert "\tdata model = _LP64" in text.splitlines()
+    assert "why =" not in text and "%rip" not in text  # running: no why/what, no registers
+    assert "\tNot stopped, can't show registers" in text.splitlines()
     with npc.open(f"{p.pid}/ctl", os.O_WRONLY) as c:
         c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSTOP, None)), timeout=10)
         rc, text = status(str(p.pid))
-        assert " /1:\tflags = PR_STOPPED|PR_ISTOP  [ PR_REQUESTED ]" in text.splitlines()
-    until(lambda: "[" not in status(str(p.pid))[1], what="run-on-last-close")
+        assert " /1:\tflags = STOPPED|ISTOP" in text.splitlines()
+        assert "\twhy = PR_REQUESTED" in text.splitlines()
+    until(lambda: "why =" not in status(str(p.pid))[1], what="run-on-last-close")
 
 
 def test_status_errors(capsys):
     rc, text = status("999999999")
     assert rc == 1 and text == ""
-    assert "999999999" in capsys.readouterr().err
+    assert capsys.readouterr().err == "native-proc status: cannot examine 999999999: no such process\n"
 
 
 def test_decoders():
-    assert flag_names(0) == "0"
-    assert flag_names(int(PR_FLAGS.PR_STOPPED | PR_FLAGS.PR_ISTOP | PR_FLAGS.PR_KLC)) == "PR_STOPPED|PR_ISTOP|PR_KLC"
-    assert flag_names(0x80000000) == "0x80000000"
-    assert why_what(PR_WHY.PR_SYSEXIT, NR64["execve"], "amd64") == "[ PR_SYSEXIT execve ]"
-    assert why_what(PR_WHY.PR_SYSENTRY, 11, "i386") == "[ PR_SYSENTRY execve ]"  # host numbers per ABI
-    assert why_what(PR_WHY.PR_JOBCONTROL, 23, "amd64") == "[ PR_JOBCONTROL SIGSTOP ]"  # Solaris 23
-    assert why_what(PR_WHY.PR_FAULTED, FLT.FLTWATCH, "amd64") == "[ PR_FAULTED FLTWATCH ]"
-    assert why_what(0, 0, "amd64") == ""
+    from native_proc.ptools.pflags import prflags
+
+    assert prflags(0) == "0"
+    assert prflags(int(PR_FLAGS.PR_STOPPED | PR_FLAGS.PR_ISTOP | PR_FLAGS.PR_KLC)) == "STOPPED|ISTOP|KLC"
+    assert prflags(0x80000000 | int(PR_FLAGS.PR_STOPPED)) == "0x80000000|STOPPED"
 
 
 def test_serve_listing_and_shutdown(tmp_path, spawn):
@@ -122,8 +122,8 @@ def test_serve_listing_and_shutdown(tmp_path, spawn):
             c.write(ctl((PC.PCSTOP, None)), timeout=10)  # no PR_RLC: a serve procd keeps it
             c.close()
             rc, text = status()
-            assert rc == 0 and text.startswith(f"{p.pid}: seized=True")
-            assert " /1:\tflags = PR_STOPPED|PR_ISTOP  [ PR_REQUESTED ]" in status(str(p.pid))[1].splitlines()
+            assert rc == 0 and text.startswith(f"{p.pid}:\t") and "\twhy = PR_REQUESTED" in text.splitlines()
+            assert text == status(str(p.pid))[1]  # every controlled process, as pflags -r shows it
             assert main(["serve", "--socket", srv.path]) == 1  # one procd per socket
             out = io.StringIO()
             assert main(["shutdown"], out=out) == 0

@@ -391,7 +391,7 @@ def test_every_file_of_the_tree(spawn):
     assert str(p.pid) in npc.listdir("")
     assert set(npc.listdir(f"{p.pid}")) >= {"as", "ctl", "status", "psinfo", "map", "watch", "cred",
                                             "sigact", "auxv", "lwp"}
-    assert npc.listdir(f"{p.pid}/lwp/1") == ["lwpctl", "lwpsigqueue", "lwpsinfo", "lwpstatus", "xregs"]
+    assert npc.listdir(f"{p.pid}/lwp/1") == ["lwpctl", "lwpsigqueue", "lwpsinfo", "lwpstatus", "lwpusage", "xregs"]
     with pytest.raises(FileNotFoundError):
         npc.listdir(f"{p.pid}/lwp/9")
     sizes = {"status": S.PSTATUS, "psinfo": S.PSINFO, "lwp/1/lwpsinfo": S.LWPSINFO,

@@ -32,6 +32,8 @@ def work(tmp_path_factory):
 
 def _params():
     for case in sc.CASES:
+        if case.figures_only:
+            continue
         marks = []
         if case.xfail:
             marks.append(pytest.mark.xfail(reason=case.xfail, strict=False))

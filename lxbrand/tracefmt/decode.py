@@ -145,14 +145,16 @@ def _words(c: Call, addr: int, limit: int) -> list[int] | None:
 
 
 def _argv(c: Call, addr: int) -> str:
+    """A string array: at most -s elements, unless -v (strace's abbreviation)."""
     if addr == 0:
         return "NULL"
-    ptrs = _words(c, addr, c.strsize + 1)
+    most = 1 << 16 if c.verbose else c.strsize
+    ptrs = _words(c, addr, most + 1)
     if ptrs is None:
         return hex(addr)
-    items = [_string(c, p, c.strsize) for p in ptrs[:c.strsize]]
+    items = [_string(c, p, c.strsize) for p in ptrs[:most]]
     text = "[" + ", ".join(items)
-    return text + (", ...]" if len(ptrs) > c.strsize else "]")
+    return text + (", ...]" if len(ptrs) > most else "]")
 
 
 def _envp(c: Call, addr: int) -> str:
@@ -172,12 +174,13 @@ def _mode(v: int) -> str:
 
 
 def _file_mode(v: int) -> str:
-    """st_mode: S_IFxxx|0644."""
+    """st_mode as strace prints it: S_IFDIR|S_ISVTX|0777 (type, the set-id and sticky bits by
+    name, then the permissions in octal)."""
     fmt = T.S_IFMT_NAMES.get(v & 0o170000)
-    perm = v & 0o7777
-    if fmt is None:
-        return f"{v:#o}"
-    return f"{fmt}|{perm:04o}" if True else fmt
+    names = [fmt] if fmt else ([f"{v & 0o170000:#o}"] if v & 0o170000 else [])
+    names += [n for bit, n in ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX")) if v & bit]
+    perm = v & 0o777
+    return "|".join(names + [f"0{perm:o}".rjust(3, "0") if perm else "000"])
 
 
 def _oflags(v: int) -> str:
@@ -295,7 +298,7 @@ def _utc(sec: int, ns: int) -> str:
 def _makedev(dev: int) -> str:
     major = ((dev >> 32) & 0xFFFFF000) | ((dev >> 8) & 0xFFF)
     minor = ((dev >> 12) & 0xFFFFFF00) | (dev & 0xFF)
-    return f"makedev({major:#x}, {minor:#x})"
+    return f"makedev({_hex(major)}, {_hex(minor)})"
 
 
 def _sigaction(c: Call, addr: int) -> str:
@@ -527,6 +530,7 @@ DECODERS: dict[str, Decoder] = {
     "statx_mask": _simple(lambda c, v: flags(v & 0xFFFFFFFF, T.STATX_MASK)),
     "ostatx": lambda c, i: ptr(c.args[i]) if c.failed else _statx(c, c.args[i]),
     "user_desc": _simple(lambda c, v: _user_desc(c, v)),
+    "osysinfo": lambda c, i: ptr(c.args[i]) if c.failed else _sysinfo(c, c.args[i]),
 }
 
 
@@ -587,6 +591,20 @@ def _statx(c: Call, addr: int) -> str:
             parts.append(f"stx_size={size}")
         return "{" + ", ".join(parts) + ", ...}"
     return "{" + ", ".join(parts) + ", ...}"
+
+
+def _sysinfo(c: Call, addr: int) -> str:
+    if not c.lp64:
+        return hex(addr)
+    data = c.mem.read(addr, 112)
+    if data is None or len(data) < 112:
+        return hex(addr)
+    uptime, l1, l2, l3, total, free, shared, buf, tswap, fswap = struct.unpack_from("<q3Q6Q", data, 0)
+    procs = struct.unpack_from("<H", data, 80)[0]
+    thigh, fhigh, unit = struct.unpack_from("<QQI", data, 88)
+    return (f"{{uptime={uptime}, loads=[{l1}, {l2}, {l3}], totalram={total}, freeram={free}, "
+            f"sharedram={shared}, bufferram={buf}, totalswap={tswap}, freeswap={fswap}, "
+            f"procs={procs}, totalhigh={thigh}, freehigh={fhigh}, mem_unit={unit}}}")
 
 
 def _user_desc(c: Call, addr: int) -> str:

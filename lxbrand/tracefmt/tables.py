@@ -119,7 +119,7 @@ FORMAT: dict[str, tuple[str, ...]] = {
     "exit": ("d",),
     "exit_group": ("d",),
     "uname": ("outsname",),
-    "sysinfo": ("p",),
+    "sysinfo": ("osysinfo",),
     "umask": ("umode",),
     "poll": ("p", "u", "d"),
     "getxattr": ("path", "str", "obuf", "u"),
