@@ -8,9 +8,9 @@
     native-proc mount DIR [-f]          serve native_proc's tree at DIR (FUSE); umount DIR
     native-proc shutdown                ask the procd to release everything and exit
 
-Which procd: $NATIVE_PROC_SOCKET, else the default `serve` socket
-/tmp/native-proc-<uid>/procd.sock when one is listening there; `status PID` with neither
-starts a private (embedded) procd, which sees the process as nobody controls it.
+Which procd: $NATIVE_PROC_SOCKET, else the user's well-known one, /tmp/native-proc-<uid>/procd.sock,
+the same every client finds (native_proc/rendezvous.py); `status PID` with none running starts
+one there, which exits once it has had no client for a moment.
 A `serve` procd keeps Solaris semantics (a client that goes away leaves what it set, unless
 PR_RLC/PR_KLC); it releases everything (run-on-last-close) when it is shut down or gets
 SIGTERM/SIGINT/SIGHUP.
@@ -21,40 +21,25 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import socket
-import stat
 import sys
 from typing import TextIO
 
-from . import client
+from . import client, rendezvous
 
 __all__ = ["main", "default_socket"]
 
 
 def default_socket() -> str:
-    """$NATIVE_PROC_SOCKET, else /tmp/native-proc-<uid>/procd.sock."""
-    return os.environ.get(client.ENV) or os.path.join(f"/tmp/native-proc-{os.getuid()}", "procd.sock")
+    """$NATIVE_PROC_SOCKET, else the user's well-known address (rendezvous.default_path)."""
+    return rendezvous.address()[0]
 
 
 def _listening(path: str) -> bool:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
-        s.connect(path)
+        rendezvous.dial(path).close()
         return True
-    except OSError:
+    except (OSError, rendezvous.ProcdError):
         return False
-    finally:
-        s.close()
-
-
-def _private_dir(d: str) -> None:
-    """The socket's directory: ours, mode 0700 (the socket is private to its user)."""
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    st = os.lstat(d)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-        raise SystemExit(f"native-proc: {d} is not a directory owned by uid {os.getuid()}")
-    if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(d, 0o700)
 
 
 # -- serve -----------------------------------------------------------------------------------
@@ -63,12 +48,27 @@ def _private_dir(d: str) -> None:
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
     from .procd import Procd
 
-    path = os.path.abspath(args.socket or default_socket())
-    _private_dir(os.path.dirname(path))
-    if _listening(path):
-        print(f"native-proc: a procd already listens on {path}", file=sys.stderr)
+    if args.socket:
+        path, explicit = os.path.abspath(args.socket), True
+    else:
+        path, explicit = rendezvous.address()
+    try:
+        # Checked before anything is created: no directory or lock file is left for a path
+        # that cannot be served, and nothing but a stale socket is ever replaced.
+        rendezvous.check_path(path)
+        if explicit:
+            rendezvous.user_dir(os.path.dirname(path))  # never re-moded: it may be /tmp
+        else:
+            rendezvous.private_dir(os.path.dirname(path))
+        # Under the address's lock: a client starting a procd at the same moment finds ours.
+        with rendezvous.locked(path):
+            if _listening(path):
+                print(f"native-proc: a procd already listens on {path}", file=sys.stderr)
+                return 1
+            procd = Procd(path, embedded=False)
+    except (OSError, rendezvous.ProcdError) as e:
+        print(f"native-proc serve: {e}", file=sys.stderr)
         return 1
-    procd = Procd(path, embedded=False)
     print(f"{client.ENV}={path}", file=out)
     print(f"procd {os.getpid()} serving; export {client.ENV}={path} to use it", file=out)
     out.flush()
@@ -80,13 +80,8 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _use_default_procd() -> bool:
-    """Whether the named procd ($NATIVE_PROC_SOCKET, else the default `serve` socket) listens;
-    the default one is then named in $NATIVE_PROC_SOCKET."""
-    path = default_socket()
-    if _listening(path):
-        os.environ[client.ENV] = path
-        return True
-    return False
+    """Whether the procd clients would speak to ($NATIVE_PROC_SOCKET, else the user's) listens."""
+    return _listening(default_socket())
 
 
 def _status(args: argparse.Namespace, out: TextIO) -> int:
@@ -128,7 +123,7 @@ def _shutdown(args: argparse.Namespace, out: TextIO) -> int:
             raise
         print("native-proc: no procd is running", file=sys.stderr)
         return 1
-    print(f"procd at {os.environ.get(client.ENV)} is shutting down", file=out)
+    print(f"procd at {default_socket()} is shutting down", file=out)
     return 0
 
 
@@ -138,7 +133,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     import native_proc
 
     p.add_argument("--version", action="version", version=f"%(prog)s {native_proc.__version__}")
-    p.add_argument("--socket", help=f"procd socket (default: ${client.ENV} or /tmp/native-proc-<uid>/procd.sock)")
+    p.add_argument("--socket", help=f"procd socket (default: ${client.ENV} or {rendezvous.default_path()})")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="run a procd in the foreground")
     s.add_argument("--socket", dest="serve_socket", metavar="PATH")

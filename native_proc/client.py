@@ -6,72 +6,73 @@ in every process is closed.  A process other than the opener (a forked child) ne
 the inherited socket: it opens a channel of its own the first time it uses the file and binds it
 to the same open file, so two processes never read each other's replies.
 
-The first call in a process joins the procd named by $NATIVE_PROC_SOCKET, or starts a private
-one and names it there, so children join the same procd.
+Every process of a user speaks to the same procd, found at a well-known address (or the one
+$NATIVE_PROC_SOCKET names) and started by the first client that finds none (rendezvous.py):
+nothing has to be set up first, and nothing is added to anyone's environment.
 """
 
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 
 from structs.codec import codec
 from structs.fields import memberof
 from structs.procfs import LWPSTATUS
 from structs.procfs_consts import PR_MODEL_LP64
-from structs.wire import REPLY, REQUEST, Op
+from structs.wire import FEATURE_POST, REPLY, REQUEST, Op
 
-from . import procinfo, snapshot
+from . import framing, procinfo, rendezvous, snapshot
+from .rendezvous import ProcdError
 from . import wait as _wait
 
 __all__ = ["ENV", "ProcFile", "open", "listdir", "waitid", "procd_status", "shutdown", "ProcdError",
-           "ensure_procd", "tidmap"]
+           "ensure_procd", "tidmap", "forget_procd", "settle"]
 
-ENV = "NATIVE_PROC_SOCKET"
+ENV = rendezvous.ENV
 _REQ = codec(REQUEST).struct
 _REP = codec(REPLY).struct
-_MAXMSG = 1 << 20
+_MAXMSG = framing.MAXMSG
 # Requests are tagged with a per-process counter; replies with another tag are stale answers
-# to requests a caller stopped waiting for.
-_seq_lock = threading.Lock()
-_seq = 0
-
-
-class ProcdError(RuntimeError):
-    """procd could not be reached or started."""
+# to requests a caller stopped waiting for.  (next() of a count is atomic under the GIL.)
+_seqs = itertools.count(1)
 
 
 def _next_seq() -> int:
-    global _seq
-    with _seq_lock:
-        _seq = (_seq + 1) & 0xFFFFFFFF
-        return _seq
+    return next(_seqs) & 0xFFFFFFFF
 
 
 def _request(sock: socket.socket, op: int, a: int = 0, b: int = 0, c: int = 0, payload: bytes = b"",
              timeout: float | None = None) -> tuple[int, bytes]:
-    """Send one request and wait for its reply: returns (value, payload) or raises OSError."""
-    seq = _next_seq()
-    sock.settimeout(timeout)
+    """Send one request and wait for its reply: returns (value, payload) or raises OSError.
+    The socket stays blocking; only a request with a timeout changes that, for its length."""
+    session = sock is _session.sock
+    if not session and _posted_pending():
+        _settle()
+    seq = next(_seqs) & 0xFFFFFFFF
+    if timeout is not None:
+        sock.settimeout(timeout)
     try:
-        sock.send(_REQ.pack(op, seq, a, b, c) + payload)
+        sock.send(_REQ.pack(op, seq, a, b, c) + payload if payload else _REQ.pack(op, seq, a, b, c))
+        buf = framing.buffer()
         while True:
-            msg = sock.recv(_MAXMSG)
-            if not msg:
+            n = sock.recv_into(buf)
+            if not n:
                 raise ProcdError("procd closed the connection")
-            rseq, err, value = _REP.unpack_from(msg)
+            rseq, err, value = _REP.unpack_from(buf)
+            if session:
+                framing.seen(_session.pid, rseq)
             if rseq != seq:
                 continue
             if err:
                 raise OSError(err, os.strerror(err))
-            return value, msg[_REP.size:]
+            return value, bytes(buf[_REP.size:n])
     finally:
-        sock.settimeout(None)
+        if timeout is not None:
+            sock.settimeout(None)
 
 
 class _Session:
@@ -80,27 +81,53 @@ class _Session:
     def __init__(self) -> None:
         self.pid = -1
         self.sock: socket.socket | None = None
+        self.path = ""
         self.lock = threading.Lock()
+        self.features = 0  # what this procd offers (wire.FEATURES), from its HELLO reply
 
     def get(self) -> socket.socket:
         if self.pid != os.getpid() or self.sock is None:
             # An inherited session socket belongs to the parent; keep it open (it keeps
             # procd alive while we live) but talk over our own.
-            self.sock = _connect()
-            self.pid = os.getpid()
-            _request(self.sock, Op.HELLO, PR_MODEL_LP64)
+            sock, path = rendezvous.connect()
+            if path != self.path:
+                _readers.pop(path, None)
+            self.sock, self.path, self.pid = sock, path, os.getpid()
+            self.features = _request(self.sock, Op.HELLO, PR_MODEL_LP64)[0]
         return self.sock
 
 
 _session = _Session()
+
+
+def _posted_pending() -> bool:
+    return framing.unsettled(os.getpid())
+
+
+def settle() -> None:
+    """Return once procd has carried out every write this process posted (ProcFile.post): at
+    once when none is outstanding.  For a caller about to act on a target from outside procd
+    (a signal) in the order it asked for things."""
+    if _posted_pending():
+        _settle()
+
+
+def _settle() -> None:
+    """Make sure procd has carried out this process's posted writes (ProcFile.post) before
+    anything that could overtake them: one round trip on the session, only when one is
+    outstanding (after a resume the tracer did not follow with a wait)."""
+    with _session.lock:
+        if framing.unsettled(os.getpid()):
+            _request(_session.get(), Op.HELLO, PR_MODEL_LP64)
 _PEND = memberof(LWPSTATUS["amd64"], "pr_lwppend")
 _HOLD = memberof(LWPSTATUS["amd64"], "pr_lwphold")
 _readers: dict[str, snapshot.Reader] = {}
 
 
 def _snapshots() -> snapshot.Reader | None:
-    """The procd's shared status snapshots, mapped once per procd."""
-    path = os.environ.get(ENV)
+    """The shared status snapshots of the procd this process's session speaks to, mapped once
+    per procd (a new procd at the same address publishes a new file)."""
+    path = _session.path
     if not path:
         return None
     r = _readers.get(path)
@@ -112,54 +139,16 @@ def _snapshots() -> snapshot.Reader | None:
     return r
 
 
-def _procd_path() -> str:
-    path = os.environ.get(ENV)
-    if path:
-        return path
-    return _spawn_procd()
-
-
-def _spawn_procd() -> str:
-    """Start a private procd (double-forked, so it never shows in our wait) and name it in $ENV."""
-    d = tempfile.mkdtemp(prefix=f"native-proc-{os.getuid()}-")
-    os.chmod(d, 0o700)
-    path = os.path.join(d, "procd.sock")
-    r, w = os.pipe()
-    env = dict(os.environ)
-    env.pop(ENV, None)
-    cmd = [sys.executable, "-m", "native_proc.procd", "--embedded", "--socket", path, "--ready-fd", str(w)]
-    # The intermediate child exits at once; procd is re-parented and is nobody's child here.
-    launcher = subprocess.Popen(
-        [sys.executable, "-c",
-         "import os,subprocess,sys; subprocess.Popen(sys.argv[1:], pass_fds=(%d,), start_new_session=True,"
-         " stdin=subprocess.DEVNULL); os._exit(0)" % w, *cmd],
-        pass_fds=(w,), env=env, close_fds=True,
-    )
-    os.close(w)
-    launcher.wait()
-    with os.fdopen(r, "rb") as rf:
-        ready = rf.read(1)
-    if ready != b"R":
-        raise ProcdError(f"procd failed to start (socket {path})")
-    os.environ[ENV] = path
-    return path
-
-
 def _connect() -> socket.socket:
-    path = _procd_path()
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
-        s.connect(path)
-    except (FileNotFoundError, ConnectionRefusedError):
-        s.close()
-        if os.environ.get(ENV) != path:
-            raise
-        # The procd we were told about is gone (an embedded one exits with its last client).
-        del os.environ[ENV]
-        path = _procd_path()
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        s.connect(path)
-    return s
+    """A new connection to the user's procd (started when none runs: rendezvous.py)."""
+    sock, _path = rendezvous.connect()
+    return sock
+
+
+def _closed_file() -> OSError:
+    """What any use of a closed /proc file raises: EBADF, as write(2) on a closed descriptor
+    says (a ctl write gave ValueError, which no caller of a file descriptor expects)."""
+    return OSError(errno.EBADF, "I/O operation on closed /proc file")
 
 
 class ProcFile:
@@ -208,7 +197,7 @@ class ProcFile:
 
     def _conn(self) -> socket.socket:
         if self.closed:
-            raise ValueError("I/O operation on closed /proc file")
+            raise _closed_file()
         pid = os.getpid()
         if pid == self._owner:
             return self._sock
@@ -233,6 +222,8 @@ class ProcFile:
         if self._mem is not None:
             return self._mem_read(size, offset)
         if self._slot >= 0:
+            if _posted_pending():
+                _settle()
             snap = _snapshots()
             data = snap.read(self._slot) if snap is not None else None
             sets = self._thread_sets() if data is not None else None
@@ -243,19 +234,25 @@ class ProcFile:
                 return bytes(buf[offset:offset + max(size, 0)])
         return self._call(Op.READ, offset, size)[1]
 
-    def snapshot(self) -> bytes | None:
+    def snapshot(self, fp: bool = True) -> bytes | None:
         """lwpstatus only: the published amd64 lwpstatus_t of a stopped LWP without its signal
-        sets (which cost a host read), or None when the LWP is not stopped or has no slot."""
+        sets (which cost a host read), or None when the LWP is not stopped or has no slot.
+        `fp=False`: pr_fpreg may read zero (procd publishes it only once someone read it), so
+        a caller that only looks at the rest is never sent to procd for it."""
         if self._slot < 0:
             return None
+        if _posted_pending():
+            _settle()
         snap = _snapshots()
-        return snap.read(self._slot) if snap is not None else None
+        return snap.read(self._slot, fp) if snap is not None else None
 
     def stopped(self) -> bool | None:
         """lwpstatus only: whether the LWP sits stopped (a shared-memory header read); None when
         this file has no snapshot slot and the caller must read the status instead."""
         if self._slot < 0:
             return None
+        if _posted_pending():
+            _settle()
         snap = _snapshots()
         return snap.valid(self._slot) if snap is not None else None
 
@@ -274,7 +271,7 @@ class ProcFile:
 
     def _mem_read(self, size: int, offset: int) -> bytes:
         if self.closed:
-            raise ValueError("I/O operation on closed /proc file")
+            raise _closed_file()
         for retry in (False, True):
             try:
                 data = os.pread(self._mem, size, offset)
@@ -294,7 +291,12 @@ class ProcFile:
         """The host descriptor names the address space it was opened on; after an exec the
         process has a new one, which the Solaris `as` file follows."""
         assert self._mem is not None
-        fd = os.open(f"/proc/{self._mem_pid}/mem", self._mem_flags)
+        try:
+            fd = os.open(f"/proc/{self._mem_pid}/mem", self._mem_flags)
+        except PermissionError:
+            # The exec was of a set-id (or unreadable) program: the old descriptor is invalid,
+            # as Solaris says it (EAGAIN), not a fresh open's EACCES.
+            raise OSError(errno.EAGAIN, "invalidated by a set-id exec of the process") from None
         os.dup2(fd, self._mem)
         os.close(fd)
 
@@ -306,7 +308,7 @@ class ProcFile:
         """
         if self._mem is not None:
             if self.closed:
-                raise ValueError("I/O operation on closed /proc file")
+                raise _closed_file()
             for retry in (False, True):
                 try:
                     return os.pwrite(self._mem, data, offset)
@@ -317,6 +319,30 @@ class ProcFile:
                         raise OSError(errno.EIO, "unmapped address") from None
                 self._reopen_mem()
         return self._call(Op.WRITE, offset, payload=bytes(data), timeout=timeout)[0]
+
+    def post(self, data: bytes) -> None:
+        """ctl/lwpctl only: write control messages none of which blocks (PCRUN, PCCSIG, PCSSIG,
+        ...) without waiting for procd's answer.  They are carried out before anything this
+        process asks procd afterwards or reads from its snapshots; a failure is not reported
+        (the caller has checked what it could: the LWP was stopped).  Sent over the session, so
+        that a wait which follows costs no second round trip.  Falls back to `write` in a
+        process that did not open the file (a forked copy speaks over a channel of its own)."""
+        if self.closed:
+            raise ValueError("I/O operation on closed /proc file")
+        pid = os.getpid()
+        if pid != self._owner or self._mem is not None:
+            self.write(data)
+            return
+        with _session.lock:
+            sock = _session.get()
+            if not _session.features & FEATURE_POST:
+                sock = None  # an older procd at this address: an answered write
+            else:
+                seq = next(_seqs) & 0xFFFFFFFF
+                sock.send(_REQ.pack(Op.POST, seq, self.id, 0, 0) + bytes(data))
+                framing.post(pid, seq)
+        if sock is None:
+            self.write(data)
 
     def read(self, size: int = -1) -> bytes:
         data = self.pread(size if size >= 0 else _MAXMSG - 64, self._pos)
@@ -367,11 +393,12 @@ def open(path: str, flags: int = os.O_RDONLY, model: int = PR_MODEL_LP64) -> Pro
 
 
 def ensure_procd() -> str:
-    """Join or start this process's procd now (so children forked later join the same one);
-    returns its socket path."""
+    """Join (or start) the user's procd now and return its socket path.  Never needed: every
+    call finds the same procd by itself, whatever was forked before it; kept for callers that
+    want the path or the start-up cost paid early."""
     with _session.lock:
         _session.get()
-    return os.environ[ENV]
+    return _session.path
 
 
 def listdir(path: str) -> list[str]:
@@ -392,6 +419,16 @@ def waitid(idtype: int, id: int, options: int, timeout: float | None = None,
     polls (native_proc/wait.py)."""
     return _wait.waitid(_wait.Channel(_session.get, _session.lock, _next_seq), idtype, id, options,
                         timeout, watch)
+
+
+def forget_procd() -> None:
+    """Drop this process's session with a procd that went away (its socket only reports the
+    loss again): the next call finds, or starts, the user's procd anew."""
+    with _session.lock:
+        sock, _session.sock, _session.pid = _session.sock, None, -1
+        _readers.pop(_session.path, None)
+    if sock is not None:
+        sock.close()
 
 
 def procd_status() -> str:

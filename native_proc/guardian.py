@@ -37,11 +37,11 @@ import os
 import signal
 import sys
 import time
-from typing import Iterable
+from typing import Any, Iterable
 
 from structs import ptrace_consts as T
 
-from . import host
+from . import host, snapshot
 
 __all__ = ["Guardian", "DR7_OFFSET", "disarm"]
 
@@ -59,6 +59,9 @@ class Guardian:
         self.pids: frozenset[int] = frozenset()
         self.pid = 0
         self._w = -1
+        # procd's shared status snapshots (snapshot.Publisher.mm, set by the engine): made
+        # invalid first thing when procd is gone, so that no client trusts the last ones.
+        self.snapshots: Any = None
 
     def start(self) -> None:
         """Fork the guardian (from procd, before or while serving)."""
@@ -67,7 +70,7 @@ class Guardian:
         if pid == 0:  # the guardian
             code = 1
             try:
-                _guard(r)
+                _guard(r, self.snapshots)
                 code = 0
             except BaseException:  # noqa: BLE001 - never return into procd's code
                 try:
@@ -137,8 +140,9 @@ def _write_all(fd: int, data: bytes) -> None:
         data = data[n:]
 
 
-def _guard(r: int) -> None:
-    """The guardian's life: read sets until EOF, then disarm the last one."""
+def _guard(r: int, snapshots: Any = None) -> None:
+    """The guardian's life: read sets until EOF, then invalidate procd's published snapshots
+    and disarm the last set."""
     if r < 3:  # procd ran with a standard descriptor closed: keep the pipe clear of 0-2
         r2 = fcntl.fcntl(r, fcntl.F_DUPFD_CLOEXEC, 3)
         os.close(r)
@@ -171,6 +175,11 @@ def _guard(r: int) -> None:
         *lines, buf = buf.split(b"\n")
         if lines:
             pids = {int(x) for x in lines[-1].split()}
+    if snapshots is not None:
+        try:
+            snapshot.invalidate_all(snapshots)
+        except (ValueError, OSError) as ex:  # (a closed mapping: procd's clean exit closed it)
+            print(f"procd guardian: snapshots: {ex}", file=sys.stderr)
     deadline = time.monotonic() + _SEIZE_PATIENCE
     for pid in sorted(pids):
         try:

@@ -5,7 +5,9 @@ host events (SIGCHLD through a wakeup pipe, then a non-blocking wait4 drain).  E
 request means is the engine's business; this module only moves datagrams, checks credentials
 (SO_PEERCRED) and keeps each connection's pending (blocked) request.
 
-Run by hand: `native-proc serve [--socket PATH]`; embedded: started by the first client call.
+Run by hand: `native-proc serve [--socket PATH]`; embedded: started by the first client call that
+found none at the user's address (rendezvous.py), and gone after rendezvous.GRACE seconds without
+a client (everything it controls is released first).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import selectors
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -25,7 +28,8 @@ from typing import Callable
 from structs.codec import codec
 from structs.wire import REPLY, REQUEST
 
-from .engine import Engine, Pending
+from .engine import QUIET, Engine, Pending
+from . import framing, rendezvous
 from .guardian import Guardian
 
 _REQ = codec(REQUEST).struct
@@ -54,26 +58,39 @@ class Procd:
         self.path = path
         self.embedded = embedded
         self.sel = selectors.DefaultSelector()
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        old = os.umask(0o077)  # the socket is private to its user
-        try:
-            self.listener.bind(path)
-        finally:
-            os.umask(old)
-        self.listener.listen(128)
-        self.listener.setblocking(False)
-        self.sel.register(self.listener, selectors.EVENT_READ, self._accept)
+        self._listen()
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.sel.register(self.wake_r, selectors.EVENT_READ, self._on_wake)
         self.conns: dict[int, Conn] = {}
+        self.rbuf = memoryview(bytearray(framing.MAXMSG))  # every request is read into it (framing.py)
         self.ever_had_client = False
         self.stopping = False
         self.guardian = Guardian()  # disarms debug registers if procd dies (guardian.py)
         self.engine = Engine(self)
+
+    def _listen(self) -> None:
+        """Bind the address anew (a stale socket file of a dead procd is replaced: whoever starts
+        a procd holds the address's lock, so no live one is there)."""
+        old_listener = getattr(self, "listener", None)
+        if old_listener is not None:
+            self.sel.unregister(old_listener)
+            old_listener.close()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        try:
+            # Only a stale socket is replaced: a file or directory at the path is not ours.
+            if stat.S_ISSOCK(os.lstat(self.path).st_mode):
+                os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        old = os.umask(0o077)  # the socket is private to its user
+        try:
+            self.listener.bind(self.path)
+        finally:
+            os.umask(old)
+        self.bound = os.stat(self.path)
+        self.listener.listen(128)
+        self.listener.setblocking(False)
+        self.sel.register(self.listener, selectors.EVENT_READ, self._accept)
 
     # -- host events -------------------------------------------------------------------
 
@@ -103,20 +120,21 @@ class Procd:
         c = self.conns.get(s.fileno())
         if c is None:
             return
+        buf = self.rbuf
         try:
-            msg = s.recv(1 << 20)
+            n = s.recv_into(buf)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            msg = b""
-        if not msg:
+            n = 0
+        if not n:
             self._drop(c)
             return
-        if len(msg) < _REQ.size:
+        if n < _REQ.size:
             self._reply(c, 0, errno.EINVAL)
             return
-        op, seq, a, b, cc = _REQ.unpack_from(msg)
-        payload = msg[_REQ.size:]
+        op, seq, a, b, cc = _REQ.unpack_from(buf)
+        payload = bytes(buf[_REQ.size:n])
         if c.pending is not None:
             # The client gave up on its blocked request (a timeout) and asks something new.
             self.engine.cancel(c.pending)
@@ -135,6 +153,8 @@ class Procd:
             c.pending = result
             result.start()
             return
+        if result is QUIET:
+            return  # Op.POST: the next reply on this connection implies it (wire.py)
         value, data = result
         self._reply(c, seq, 0, value, data)
 
@@ -160,7 +180,29 @@ class Procd:
         c.sock.close()
         self.engine.disconnected(c)
         if self.embedded and not self.conns:
-            # An embedded procd releases everything when its last client is gone (item 18).
+            self._idle_soon()
+
+    # -- idle exit (a procd a client started) ------------------------------------------------
+
+    def _idle_soon(self) -> None:
+        self.call_later(rendezvous.GRACE, self._idle_check)
+
+    def _idle_check(self) -> None:
+        """No client for GRACE seconds: leave, under the address's lock so that a client that
+        finds nobody listening starts a new procd only once this one has let the address go,
+        and a client that connected just before is served rather than dropped."""
+        if self.conns or self.stopping:
+            return
+        with rendezvous.locked(self.path, blocking=False) as mine:
+            if not mine:
+                self._idle_soon()  # a client is starting or joining: look again later
+                return
+            if os.path.exists(self.path) and os.path.samestat(os.stat(self.path), self.bound):
+                os.unlink(self.path)
+            self._accept(self.listener)  # connections queued before the name went away
+            if self.conns:
+                self._listen()  # someone came after all: serve on, at the same address
+                return
             self.stopping = True
 
     # -- loop ------------------------------------------------------------------------------
@@ -178,6 +220,8 @@ class Procd:
         if ready_fd is not None:
             os.write(ready_fd, b"R")
             os.close(ready_fd)
+        if self.embedded:
+            self._idle_soon()  # the client that started us may be gone before it connects
         while not self.stopping:
             timeout = self.engine.next_timeout()
             if timeout is not None:
@@ -191,7 +235,9 @@ class Procd:
         self.guardian.stop()
         self.engine.snap.close()
         try:
-            os.unlink(self.path)
+            # Only our own socket file: after an idle exit a successor may own the name.
+            if os.path.samestat(os.stat(self.path), self.bound):
+                os.unlink(self.path)
         except OSError:
             pass
 

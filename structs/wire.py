@@ -39,10 +39,21 @@ class Op(IntEnum):
     WRITE = 4  # a=offset, payload=data -> value=bytes written
     LIST = 5  # payload=directory path -> payload=NUL-separated names
     WAITID = 6  # a=idtype, b=id, c=options -> payload=Solaris siginfo_t (amd64) or empty
-    HELLO = 7  # a=client data model; first request on a session connection
+    HELLO = 7  # a=client data model; first request on a session connection -> value=FEATURES
     STATUS = 8  # -> payload=text: what this procd controls (for `native-proc status`)
     SHUTDOWN = 9  # release everything (run-on-last-close semantics) and exit
     TIDMAP = 10  # a=host tid -> value=(pid << 32) | lwpid; a<0: b=pid, c=lwpid -> value=host tid
+    # On a session connection: a=id of a ctl/lwpctl file this process holds open, payload=control
+    # messages none of which blocks.  No reply unless it fails (then an error reply): the answer
+    # is implied by the reply to the next request on the same connection, which procd handles
+    # after it (a resume followed by its wait costs one round trip: issue 14).
+    POST = 11
+
+
+# What a procd offers beyond the first protocol, as HELLO's value (0 from a procd older than
+# this field): a client speaking to an older procd at the same address does without.
+FEATURE_POST = 1  # Op.POST
+FEATURES = FEATURE_POST
 
 
 # Status snapshots procd publishes in shared memory (ARCHITECTURE item 19): one slot per LWP,
