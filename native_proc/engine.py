@@ -18,12 +18,13 @@ from typing import Any, Callable
 
 from structs.ctl import decode_ctl
 from structs.faults import FLT, FLT_SOLARIS_SIGNAL, HWBKPT_FAULT, host_fault
-from structs.procfs_consts import PR_MODEL_ILP32, PR_MODEL_LP64, PR_WHY, SOLARIS_P, SOLARIS_W
+from structs.procfs_consts import PC, PR_MODEL_ILP32, PR_MODEL_LP64, PR_WHY, SOLARIS_P, SOLARIS_W
 from structs.ptrace_consts import PTRACE_EVENT, PTRACE_SYSCALL_INFO
 from structs.signals import LTOS, STOL
-from structs.wire import Op
+from structs.wire import FEATURES, Op
 
 from . import control, procinfo, siginfo, snapshot, status, tracing, wait, watch
+from .identity import Identity
 from .lwp import HostStop, Lwp, Proc
 
 _SIGTRAP, _SIGKILL, _SIGSTOP = 5, 9, 19
@@ -45,6 +46,8 @@ _READ_ONLY = frozenset({"status", "lwpstatus", "psinfo", "lwpsinfo", "auxv", "ma
 _QUEUE_FILES = frozenset({"lwpsigqueue", "sigqueue"})
 _MODEL_NAME = {PR_MODEL_LP64: "amd64", PR_MODEL_ILP32: "i386"}
 _WATCHED = struct.Struct("<Iii")  # a WAITID's watched LWP: host tid, pr_why, pr_what
+_BLOCKING = frozenset({PC.PCSTOP, PC.PCWSTOP, PC.PCTWSTOP, PC.PCWATCH})  # may return a Wait
+QUIET = ("quiet",)  # a request's result that is not answered (Op.POST)
 
 
 class Pending:
@@ -90,6 +93,10 @@ class OpenFile:
     opener: int  # pid of the client that opened it
     conns: set = field(default_factory=set)
     name: str = ""  # the entry of fd/ or path/ this file is
+    # Owner of /proc/PID when opened: a set-id (or unreadable) exec changes it (Linux makes the
+    # process's /proc entry the new euid's, or root's when not dumpable); the file is then
+    # invalid for unprivileged users (EAGAIN, as Solaris), see Engine._file.
+    owner_ids: tuple[int, int] | None = None
 
 
 @dataclass
@@ -173,6 +180,9 @@ class Engine:
         self.early: dict[int, int] = {}  # host stops of threads not yet known (a new clone)
         self.release_later: set[int] = set()  # fork children without PR_FORK, not yet stopped
         self.snap = snapshot.Publisher(procd.path)
+        guardian = getattr(procd, "guardian", None)
+        if guardian is not None:
+            guardian.snapshots = self.snap.mm  # invalidated by the guardian if procd dies
         self.waiters: dict[Pending, tuple[int, int, int, int]] = {}  # blocked native waitids
         self.watchers: dict[int, set[Pending]] = {}  # host tid -> waitids it ends (_op_waitid)
         self.armed_pids: set[int] = set()  # processes with armed debug registers
@@ -188,7 +198,7 @@ class Engine:
 
     def _op_hello(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
         conn.model = a
-        return 0, b""
+        return FEATURES, b""
 
     def _op_open(self, conn: Any, flags: int, model: int, c: int, payload: bytes) -> tuple[int, bytes]:
         path = payload.decode()
@@ -220,11 +230,13 @@ class Engine:
         if excl and not self_open and (proc.excl or proc.writers):
             raise OSError(errno.EBUSY, "already open for writing")
         of = OpenFile(self.next_id, secrets.token_bytes(16), kind, proc, lwpid, flags,
-                      _MODEL_NAME[model], writing and not self_open, excl, conn.pid, name=name)
+                      _MODEL_NAME[model], writing and not self_open, excl, conn.pid, name=name,
+                      owner_ids=_proc_owner(pid))
         self.next_id += 1
         if of.writer:
             proc.writers += 1
             proc.excl = proc.excl or excl
+        proc.nfiles += 1
         self.files[of.id] = of
         self.tokens[of.token] = of
         of.conns.add(conn)
@@ -248,10 +260,31 @@ class Engine:
         return of.id, b""
 
     def _file(self, conn: Any) -> OpenFile:
+        """The open file this connection speaks for; EBADF if none, EAGAIN when an
+        unprivileged client uses a file its process's set-id exec invalidated."""
         of = conn.file
         if of is None or of.id not in self.files:
             raise OSError(errno.EBADF, "not an open /proc file")
+        proc = of.proc
+        # procd sees the exit of what it traces; of anything else only the host's start time
+        # tells whether the pid still names the process the file was opened on.
+        if (proc.exited or not proc.seized) and not _same_process(proc):
+            self._forget(proc)
+            raise OSError(errno.ENOENT, "process has exited")
+        if conn.uid != 0 and of.owner_ids is not None:
+            now = _proc_owner(of.proc.pid)
+            # (None: the process is gone; the request itself says ENOENT)
+            if now is not None and now != of.owner_ids:
+                raise OSError(errno.EAGAIN, "invalidated by a set-id exec of the process")
         return of
+
+    def may_see(self, conn: Any, pid: int) -> bool:
+        """Whether `conn`'s client may look at process `pid` (the rules of open)."""
+        try:
+            self._check_access(conn, pid)
+            return True
+        except OSError:
+            return False
 
     def _op_read(self, conn: Any, offset: int, size: int, c: int, payload: bytes) -> tuple[int, bytes]:
         of = self._file(conn)
@@ -262,6 +295,8 @@ class Engine:
         if of.kind in _QUEUE_FILES:
             return 0, status.read_sigqueue(self, of, offset, size)  # only the entries asked for
         data = status.read_file(self, of)
+        if of.kind == "lwpstatus" and of.model == "amd64" and of.lwpid in of.proc.lwps:
+            self.publish_fp(of.proc.lwps[of.lwpid])
         return 0, data[offset:offset + max(size, 0)]
 
     def _op_write(self, conn: Any, offset: int, b: int, c: int, payload: bytes) -> tuple[int, bytes] | Pending:
@@ -274,18 +309,37 @@ class Engine:
         messages, error = decode_ctl(of.model, payload)
         return CtlWrite(self, of, messages, error, len(payload)).run()
 
+    def _op_post(self, conn: Any, file_id: int, b: int, c: int, payload: bytes) -> Any:
+        """Op.POST: a ctl write, sent over the caller's session, to a file the caller holds
+        open, that is not answered when it succeeds (QUIET).  Nothing is done when a message
+        could block (EINVAL): a blocking write has an answer to wait for."""
+        of = self.files.get(file_id)
+        if of is None or not any(x.pid == conn.pid for x in of.conns):
+            raise OSError(errno.EBADF, "not an open /proc file of this process")
+        if of.kind not in _WRITE_ONLY or (of.flags & os.O_ACCMODE) != os.O_WRONLY:
+            raise OSError(errno.EBADF, "not a ctl file open for writing")
+        self.alive(of.proc)
+        messages, error = decode_ctl(of.model, payload)
+        if any(code in _BLOCKING for code, _ in messages):
+            raise OSError(errno.EINVAL, "a posted write may not block")
+        r = CtlWrite(self, of, messages, error, len(payload)).run()
+        assert not isinstance(r, Pending)
+        return QUIET
+
     def _op_list(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
         parts = _split(payload.decode())
         if not parts:
             names = sorted((n for n in os.listdir("/proc") if n.isdigit()), key=int)
         elif len(parts) == 1:
-            self.proc(_pid(parts[0]))
+            self._check_access(conn, self.proc(_pid(parts[0])).pid)
             names = list(_PID_FILES)
         elif len(parts) == 2 and parts[1] == "lwp":
             proc = self.proc(_pid(parts[0]))
+            self._check_access(conn, proc.pid)
             names = [str(i) for i in sorted(proc.lwps)]
         elif len(parts) == 3 and parts[1] == "lwp":
             proc = self.proc(_pid(parts[0]))
+            self._check_access(conn, proc.pid)
             if _num(parts[2]) not in proc.lwps:
                 raise OSError(errno.ENOENT, "no such lwp")
             names = list(_LWP_FILES)
@@ -299,27 +353,35 @@ class Engine:
         return 0, "\0".join(names).encode()
 
     def _op_status(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
+        """The listing of `native-proc status`: only the processes the caller may see."""
+        for p in [p for p in self.procs.values() if not p.seized and not _same_process(p)]:
+            self._forget(p)  # gone untraced: nothing of it is left to show
         lines = []
-        for pid, p in sorted(self.procs.items()):
+        shown = [(pid, p) for pid, p in sorted(self.procs.items()) if self.may_see(conn, pid)]
+        for pid, p in shown:
             lines.append(f"{pid}: seized={p.seized} flags={p.flags:#x} writers={p.writers} watch={len(p.watch)}"
                          + (f" events={p.events:#x}" if p.events else ""))
             for lwpid, l in sorted(p.lwps.items()):
                 lines.append(f"  lwp {lwpid} tid {l.tid}: why={l.why} what={l.what} istop={l.istop} "
                              f"host={l.hstop.value if l.hstop else 'running'}")
-        return len(self.procs), "\n".join(lines).encode()
+        return len(shown), "\n".join(lines).encode()
 
     def _op_shutdown(self, conn: Any, a: int, b: int, c: int, payload: bytes) -> tuple[int, bytes]:
+        """Only procd's own user or root may stop it (EPERM)."""
+        if conn.uid not in (0, os.getuid()):
+            raise OSError(errno.EPERM, "only procd's own user or root may shut it down")
         self.procd.stopping = True
         return 0, b""
 
     def _op_tidmap(self, conn: Any, tid: int, pid: int, lwpid: int, payload: bytes) -> tuple[int, bytes]:
         if tid >= 0:
             lwp = self.tids.get(tid)
-            if lwp is None:
+            # (a thread the caller may not see is no thread of its: nothing is told about it)
+            if lwp is None or not self.may_see(conn, lwp.proc.pid):
                 raise OSError(errno.ESRCH, "not a controlled thread")
             return (lwp.proc.pid << 32) | lwp.lwpid, b""
         proc = self.procs.get(pid)
-        if proc is None or lwpid not in proc.lwps:
+        if proc is None or lwpid not in proc.lwps or not self.may_see(conn, pid):
             raise OSError(errno.ESRCH, "no such lwp")
         return proc.lwps[lwpid].tid, b""
 
@@ -403,10 +465,11 @@ class Engine:
         thread group, as Linux reads the group's memory through /proc/TID/mem: never a process of
         its own (that would take the group's threads from the real one)."""
         p = self.procs.get(pid)
-        if p is not None and not p.exited:
+        if p is not None and not p.exited and self._current(p):
             return p
         lwp = self.tids.get(pid)
-        if lwp is not None and lwp.proc.pid != pid and not lwp.proc.exited:
+        if (lwp is not None and lwp.proc.pid != pid and not lwp.proc.exited and self._current(lwp.proc)
+                and self.tids.get(pid) is lwp):
             return lwp.proc
         tgid = _tgid(pid)
         if tgid != pid:
@@ -420,11 +483,64 @@ class Engine:
             raise OSError(errno.ENOENT, f"no process {pid}") from None
         if _is_zombie(pid):
             raise OSError(errno.ENOENT, f"process {pid} is a zombie")
-        p = Proc(pid=pid, dmodel=model, parent=procinfo.ids(pid)[0])
+        p = Proc(pid=pid, dmodel=model, parent=procinfo.ids(pid)[0], ident=Identity(pid))
         for tid in [pid] + [t for t in tids if t != pid]:
             self.tids[tid] = p.add_lwp(tid)
         self.procs[pid] = p
         return p
+
+    def _current(self, p: Proc) -> bool:
+        """Whether the record `p` still describes a live process.  A traced one is (procd sees
+        its threads come and go); an untraced one's record is dropped when its pid is gone or
+        names a newer process (start time), and its thread table is brought up to date
+        (threads procd never saw may have come and gone, and their ids been reused)."""
+        if p.seized:
+            return True
+        if not _same_process(p):
+            self._forget(p)
+            return False
+        self._sync_threads(p)
+        return True
+
+    def _sync_threads(self, p: Proc) -> None:
+        """An untraced process's LWPs: exactly its host threads now."""
+        try:
+            now = {int(t) for t in os.listdir(f"/proc/{p.pid}/task")}
+        except OSError:
+            return
+        for lwp in list(p.lwps.values()):
+            if lwp.tid not in now:
+                self._drop_lwp(lwp)
+                p.lwps.pop(lwp.lwpid, None)
+        known = {l.tid for l in p.lwps.values()}
+        for tid in sorted(now - known):
+            self.tids[tid] = p.add_lwp(tid)
+
+    def _drop_lwp(self, lwp: Lwp) -> None:
+        if self.tids.get(lwp.tid) is lwp:
+            del self.tids[lwp.tid]
+        if lwp.slot is not None:
+            self.snap.release(lwp.slot)
+            lwp.slot = None
+        self.dirty.discard(lwp)
+        if self.watchers:
+            self._watched(lwp.tid)
+
+    def _forget(self, p: Proc) -> None:
+        """Drop the record of an untraced process that is gone (or whose pid is another's now):
+        its files answer ENOENT from now on, and a new process with its pid or one of its
+        thread ids starts afresh."""
+        if p.seized:
+            return
+        for lwp in list(p.lwps.values()):
+            self._drop_lwp(lwp)
+        p.lwps.clear()
+        p.exited = True
+        if self.procs.get(p.pid) is p:
+            del self.procs[p.pid]
+        if p.pid in self.armed_pids:  # (the guardian's set is left alone otherwise)
+            self.watch_changed(p)
+        self.wake(p)
 
     def _check_access(self, conn: Any, pid: int) -> None:
         """As the kernel guards /proc: privileged, or same real uid/gid and not set-id."""
@@ -445,7 +561,7 @@ class Engine:
             raise OSError(errno.EACCES, "credentials differ")
 
     def alive(self, proc: Proc) -> None:
-        if proc.exited or proc.pid not in self.procs:
+        if proc.exited or self.procs.get(proc.pid) is not proc:
             raise OSError(errno.ENOENT, "process has exited")
 
     def target(self, of: OpenFile) -> tuple[Proc, Lwp | None]:
@@ -462,6 +578,7 @@ class Engine:
         """Become the host tracer of every thread (control was asked for)."""
         if proc.seized:
             return
+        self._sync_threads(proc)  # never a stale thread id: it may be another process's now
         options = tracing.host_options(proc.events)
         for lwp in list(proc.lwps.values()):
             try:
@@ -473,7 +590,7 @@ class Engine:
                     self._lwp_gone(lwp)
                     continue
                 raise
-        proc.seized = True
+        proc.seized = proc.was_seized = True
         # Threads created between listing and seizing are caught by re-listing.
         try:
             tids = {int(t) for t in os.listdir(f"/proc/{proc.pid}/task")}
@@ -589,12 +706,26 @@ class Engine:
                 continue
             if lwp.why and lwp.hstop is not None and not lwp.listening and lwp.lwpid in lwp.proc.lwps:
                 try:
-                    st = status.lwpstatus(lwp, "amd64", sets=False)
-                    self.snap.publish(lwp.slot, lwp.gen, status.encode_lwpstatus(st, "amd64"))
+                    # pr_fpreg costs a host request: left out until a reader of this LWP has
+                    # asked for it once (publish_fp), as most never do.
+                    fp = lwp.want_fp
+                    self.snap.publish(lwp.slot, lwp.gen, status.lwpstatus_amd64(lwp, sets=False, fp=fp), fp=fp)
                     continue
                 except OSError:
                     pass
             self.snap.invalidate(lwp.slot, lwp.gen)
+
+    def publish_fp(self, lwp: Lwp) -> None:
+        """A reader asked for the whole status of a stopped LWP: its snapshot gets pr_fpreg too,
+        so further reads at this stop (and at its later stops) cost no round trip."""
+        lwp.want_fp = True
+        if lwp.slot is None or lwp.slot < 0 or lwp in self.dirty:
+            return  # the next flush publishes it anew
+        if lwp.why and lwp.hstop is not None and not lwp.listening and lwp.lwpid in lwp.proc.lwps:
+            try:
+                self.snap.publish(lwp.slot, lwp.gen, status.lwpstatus_amd64(lwp, sets=False, fp=True))
+            except OSError:
+                pass
 
     def _resume(self, lwp: Lwp, sig: int) -> None:
         if lwp.slot is not None:
@@ -1062,11 +1193,11 @@ class Engine:
         if hold or parent.flags & _PR_FORK:
             # The host child inherited the parent's ptrace options (TRACESECCOMP too): the mask
             # goes with them.
-            child = Proc(pid=pid, dmodel=parent.dmodel, seized=True,
+            child = Proc(pid=pid, dmodel=parent.dmodel, seized=True, was_seized=True,
                          flags=parent.flags & ~_PR_PTRACE if hold else parent.flags,
                          sigtrace=parent.sigtrace, flttrace=parent.flttrace,
                          sysentry=parent.sysentry, sysexit=parent.sysexit, parent=parent.pid,
-                         events=parent.events)
+                         events=parent.events, ident=Identity(pid))
             nl = child.add_lwp(pid)
             if hold:
                 nl.dstop = True
@@ -1127,13 +1258,21 @@ class Engine:
         self.files.pop(of.id, None)
         self.tokens.pop(of.token, None)
         proc = of.proc
-        if not of.writer:
-            return
-        proc.writers -= 1
-        if of.excl:
-            proc.excl = False
-        if proc.writers == 0:
-            self._closed(proc)
+        proc.nfiles -= 1
+        if of.writer:
+            proc.writers -= 1
+            if of.excl:
+                proc.excl = False
+            if proc.writers == 0:
+                self._closed(proc)
+        if proc.nfiles <= 0 and not proc.seized and not proc.exited and self._idle(proc):
+            self._forget(proc)  # an untraced process nobody has open: nothing to remember
+
+    def _idle(self, proc: Proc) -> bool:
+        """Nothing procd may still hear of: never traced (a released process's record stays
+        for the host events still due -- a detach at its next stop, an exit stop -- until its
+        pid is seen gone or reused)."""
+        return not proc.was_seized and not proc.writers and not proc.brand_kids
 
     def _closed(self, proc: Proc) -> None:
         """No writable descriptor is left: PR_KLC kills, PR_RLC releases.  Children born held
@@ -1145,6 +1284,10 @@ class Engine:
                     os.kill(proc.pid, _SIGKILL)
                 except OSError:
                     pass
+                # The kernel drops SIGKILL for a process already exiting: one held at its exit
+                # stop would stay there, traced with no controller.  Nothing is left to
+                # control: let every LWP go (the killed ones die, the exiting ones finish).
+                self.run_on_last_close(proc)
             elif proc.flags & _PR_RLC:
                 self.run_on_last_close(proc)
         kids, proc.brand_kids = proc.brand_kids, []
@@ -1157,7 +1300,15 @@ class Engine:
                 self._closed(kid)
 
     def run_on_last_close(self, proc: Proc) -> None:
-        """Tracing is cleared and every LWP set running (released to the host as it is)."""
+        """Tracing is cleared and every LWP set running (released to the host as it is).  A
+        PR_PTRACE process whose stop its parent has taken with a wait is let go without that
+        stop's signal: Linux's wait takes the signal of a signal-delivery stop from the tracee
+        (it is given again only by the resume), so a tracer that dies after waiting leaves
+        its tracee running, and one that dies before leaves it the signal."""
+        if proc.trap_state == 2:
+            for lwp in proc.lwps.values():
+                if lwp.istop and (lwp.lwpid == 1 or not proc.flags & _PR_ASYNC):
+                    lwp.cursig = 0
         proc.sigtrace = proc.flttrace = proc.sysentry = proc.sysexit = 0
         proc.events = 0
         proc.watch.clear()
@@ -1212,6 +1363,7 @@ _OPS: dict[int, Callable[..., Any]] = {
     Op.STATUS: Engine._op_status,
     Op.SHUTDOWN: Engine._op_shutdown,
     Op.TIDMAP: Engine._op_tidmap,
+    Op.POST: Engine._op_post,
 }
 
 
@@ -1251,6 +1403,21 @@ def _tgid(tid: int) -> int:
     except OSError:
         pass
     return tid
+
+
+def _proc_owner(pid: int) -> tuple[int, int] | None:
+    """(uid, gid) owning the host's /proc/PID (the euid/egid, root's when not dumpable), None
+    when the process is gone."""
+    try:
+        st = os.stat(f"/proc/{pid}")
+    except OSError:
+        return None
+    return st.st_uid, st.st_gid
+
+
+def _same_process(p: Proc) -> bool:
+    """Whether p's pid still names the process p was recorded for (a zombie still does)."""
+    return p.ident is None or p.ident.same()
 
 
 def _is_zombie(pid: int) -> bool:

@@ -67,6 +67,7 @@ class Lwp:
     dr_slots: tuple = ()  # the WatchArea (or None) programmed in DR0..DR3 of this thread
     dr_fired: tuple = (-1, ())  # (gen, slots) armed before a reprogramming at the current stop
     slot: int | None = None  # shared-memory status snapshot slot (snapshot.Publisher)
+    want_fp: bool = False  # a reader asked for pr_fpreg: snapshots of this LWP carry it from now on
     on_stop: list[Any] = field(default_factory=list)  # host actions waiting for a ptrace-stop
     unkill: set[int] = field(default_factory=set)  # host signals to discard at delivery (PCUNKILL)
 
@@ -105,6 +106,9 @@ class Proc:
     trap_state: int = 0  # PR_PTRACE: 0 running, 1 stop to report to the parent, 2 reported
     trap_status: int = 0  # the CLD_TRAPPED si_status of that stop
     parent: int = 0
+    ident: Any = None  # identity.Identity: tells the process apart from a later one with its pid
+    nfiles: int = 0  # open files on this process (an untraced one's record goes with the last)
+    was_seized: bool = False  # procd has been its host tracer (late host events may still come)
     exited: bool = False
     exit_status: int = 0
     # PCXSTOPFOROPT (non-Solaris brand hook): PCX_EVENT bits of the Linux events that stop LWPs

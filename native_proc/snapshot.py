@@ -8,6 +8,9 @@ read-only; a slot they cannot use (invalid, or written under them twice) means "
 
 The pending and held signal sets are not in the snapshot: they change without procd seeing it
 (a signal queued to a stopped LWP), so the reader fills them from the host's /proc itself.
+Nor, at first, is the FP state (pr_fpreg): it costs procd a host request at every stop and few
+readers want it.  `valid` says which: VALID (bit 0) the LWP sits stopped and the copy is current,
+NO_FP (bit 1) pr_fpreg is not filled in (a reader that needs it asks procd, which publishes it).
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from structs.wire import SNAPSHOT_HEADER, SNAPSHOT_SLOT_SIZE, SNAPSHOT_SLOTS
 _HDR = codec(SNAPSHOT_HEADER).struct
 _HSIZE = _HDR.size
 _SIZE = SNAPSHOT_SLOT_SIZE * SNAPSHOT_SLOTS
+VALID, NO_FP = 1, 2
 
 
 def path_for(socket_path: str) -> str:
-    return os.path.join(os.path.dirname(socket_path), "snapshots")
+    """The snapshot file of the procd serving `socket_path` (beside it, one per address)."""
+    return socket_path + ".snap"
 
 
 class Publisher:
@@ -32,7 +37,13 @@ class Publisher:
 
     def __init__(self, socket_path: str) -> None:
         self.path = path_for(socket_path)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A new file, never the old one truncated: a client of a previous procd at this address
+        # may still map the old one, and a mapping of a truncated file faults (SIGBUS).
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             os.ftruncate(fd, _SIZE)
             self.mm = mmap.mmap(fd, _SIZE)
@@ -50,7 +61,8 @@ class Publisher:
             self.invalidate(slot, 0)
             self.free.append(slot)
 
-    def publish(self, slot: int, gen: int, data: bytes) -> None:
+    def publish(self, slot: int, gen: int, data: bytes, fp: bool = True) -> None:
+        """The slot's LWP is stopped and `data` is its status (`fp`: with pr_fpreg filled in)."""
         if slot < 0:
             return
         off = slot * SNAPSHOT_SLOT_SIZE
@@ -58,7 +70,7 @@ class Publisher:
         _HDR.pack_into(self.mm, off, seq, gen, 0, 0)  # odd: being written
         self.mm[off + _HSIZE: off + _HSIZE + len(data)] = data
         seq += 1
-        _HDR.pack_into(self.mm, off, seq, gen, 1, len(data))
+        _HDR.pack_into(self.mm, off, seq, gen, VALID if fp else VALID | NO_FP, len(data))
         self.seqs[slot] = seq
 
     def invalidate(self, slot: int, gen: int) -> None:
@@ -77,6 +89,15 @@ class Publisher:
             pass
 
 
+def invalidate_all(mm: mmap.mmap) -> None:
+    """Mark every slot of a publisher's mapping invalid: its procd is gone (the guardian's
+    first act), so no reader may take the last published status for a stopped LWP's."""
+    for slot in range(SNAPSHOT_SLOTS):
+        off = slot * SNAPSHOT_SLOT_SIZE
+        seq, gen, _valid, _length = _HDR.unpack_from(mm, off)
+        _HDR.pack_into(mm, off, (seq | 1) + 1, gen, 0, 0)  # even again: a finished write
+
+
 class Reader:
     """A client's read-only view of procd's snapshots."""
 
@@ -90,17 +111,18 @@ class Reader:
     def valid(self, slot: int) -> bool:
         """Whether the slot's LWP is stopped with a current snapshot (one header read)."""
         seq, _gen, valid, _length = _HDR.unpack_from(self.mm, slot * SNAPSHOT_SLOT_SIZE)
-        return bool(valid) and not seq & 1
+        return bool(valid & VALID) and not seq & 1
 
-    def read(self, slot: int) -> bytes | None:
-        """The slot's lwpstatus_t bytes if the LWP is stopped and the copy is consistent."""
+    def read(self, slot: int, fp: bool = True) -> bytes | None:
+        """The slot's lwpstatus_t bytes if the LWP is stopped and the copy is consistent (and,
+        with `fp`, has pr_fpreg filled in; without, pr_fpreg may read zero)."""
         off = slot * SNAPSHOT_SLOT_SIZE
         mm, unpack_from = self.mm, _HDR.unpack_from
         for _ in range(3):
             seq, _gen, valid, length = unpack_from(mm, off)
             if seq & 1:
                 continue
-            if not valid:
+            if not valid & VALID or (fp and valid & NO_FP):
                 return None
             data = mm[off + _HSIZE: off + _HSIZE + length]
             if unpack_from(mm, off)[0] == seq:

@@ -4,12 +4,14 @@ data model, and Linux siginfo translated into Solaris siginfo_t."""
 from __future__ import annotations
 
 import errno
+import struct
 import time
 from typing import Any
 
 from structs import linux_siginfo as L
 from structs import procfs as S
 from structs.codec import codec
+from structs.fields import memberof
 from structs.procfs_consts import PR_FLAGS, PR_MODEL_ILP32, PR_WHY
 from structs.syscall_args import ARG_REGS, nargs
 from structs.syscalls import syscall_name
@@ -178,6 +180,85 @@ def lwpstatus(lwp: Lwp, model: str, sets: bool = True) -> dict[str, Any]:
     return st
 
 
+# The amd64 lwpstatus_t as a precomputed layout: a zero image with the constant fields set, and
+# the offsets and formats of the fields a stop changes.  The per-stop snapshot is this image
+# with those fields packed in (no dict, no codec): issue 14.  `lwpstatus` (the dict) stays the
+# description; tests check the two give the same bytes.
+_L64 = S.LWPSTATUS["amd64"]
+_L64_SIZE = _L64.sizeof()
+_HEAD = struct.Struct("<iihhh")  # pr_flags, pr_lwpid, pr_why, pr_what, pr_cursig
+_O_INFO, _N_INFO = memberof(_L64, "pr_info")
+_O_PEND, _N_SET = memberof(_L64, "pr_lwppend")
+_O_HOLD = memberof(_L64, "pr_lwphold")[0]
+_O_SYSCALL = memberof(_L64, "pr_syscall")[0]
+_SYSCALL = struct.Struct("<hhi")  # pr_syscall, pr_nsysarg, pr_errno (adjacent)
+_O_SYSARG = memberof(_L64, "pr_sysarg")[0]
+_SYSARG = struct.Struct("<8q")
+_O_RVAL1 = memberof(_L64, "pr_rval1")[0]
+_Q = struct.Struct("<q")
+_O_TSTAMP = memberof(_L64, "pr_tstamp")[0]
+_TSTAMP = struct.Struct("<qq")
+_O_REG = memberof(_L64, "pr_reg")[0]
+_REG = struct.Struct("<%dq" % gregs.NGREG)
+_O_FPREG = memberof(_L64, "pr_fpreg")[0]
+_IMAGE = bytearray(_L64_SIZE)
+_IMAGE[memberof(_L64, "pr_clname")[0]:memberof(_L64, "pr_clname")[0] + 2] = b"TS"
+_IMAGE = bytes(_IMAGE)
+
+
+def lwpstatus_amd64(lwp: Lwp, sets: bool = True, fp: bool = True) -> bytearray:
+    """The amd64 lwpstatus_t bytes of an LWP, the same as encoding `lwpstatus(lwp, "amd64",
+    sets)`, built by packing the fields that vary into a precomputed image.  `fp=False` leaves
+    pr_fpreg zero (the FP state costs a host request: a snapshot is published without it and
+    a reader that wants it asks procd)."""
+    out = bytearray(_IMAGE)
+    flags = lwp_flags(lwp)
+    why = lwp.why
+    info = lwp.faultinfo if why == PR_WHY.PR_FAULTED and lwp.faultinfo else lwp.curinfo
+    if info:
+        out[_O_INFO:_O_INFO + _N_INFO] = info[:_N_INFO].ljust(_N_INFO, b"\0")
+    now = time.time()
+    _TSTAMP.pack_into(out, _O_TSTAMP, int(now), int(now % 1 * 1e9))
+    if sets:
+        try:
+            ss = procinfo.sigsets(lwp.proc.pid, lwp.tid)
+            out[_O_PEND:_O_PEND + _N_SET] = ss["lwppend"]
+            out[_O_HOLD:_O_HOLD + _N_SET] = ss["hold"]
+        except OSError:
+            pass
+    if lwp.hstop is not None and not lwp.listening:
+        regs = tracing.getregs(lwp)
+        _REG.pack_into(out, _O_REG, *gregs.to_gregs(regs))
+        if fp:
+            out[_O_FPREG:_O_FPREG + 512] = tracing.getfpregs(lwp)
+        insys, nr = tracing.in_syscall_regs(regs)
+        err = 0
+        if why == PR_WHY.PR_SYSEXIT:
+            if lwp.is_error:
+                err = -lwp.rval
+            else:
+                _Q.pack_into(out, _O_RVAL1, _wrap(lwp.rval, "amd64"))
+        elif why == PR_WHY.PR_BRAND:
+            _Q.pack_into(out, _O_RVAL1, _wrap(lwp.rval, "amd64"))
+        if insys:
+            abi = "i386" if lwp.proc.dmodel == PR_MODEL_ILP32 else "amd64"
+            _SYSCALL.pack_into(out, _O_SYSCALL, nr, max(1, nargs(syscall_name(abi, nr))), err)
+            _SYSARG.pack_into(out, _O_SYSARG, *[_wrap(a, "amd64") for a in _ARG_STRUCT[abi].unpack_from(regs, 0)],
+                              0, 0)
+        elif err:
+            _SYSCALL.pack_into(out, _O_SYSCALL, 0, 0, err)
+        flags &= ~_PCINVAL
+    elif lwp.hstop is None:
+        asleep = _asleep_call(lwp)
+        if asleep is not None:
+            flags |= _ASLEEP
+            nr, n, args = asleep
+            _SYSCALL.pack_into(out, _O_SYSCALL, nr, n, 0)
+            _SYSARG.pack_into(out, _O_SYSARG, *[_wrap(a, "amd64") for a in args], 0, 0)
+    _HEAD.pack_into(out, 0, flags, lwp.lwpid, why, lwp.what, lwp.cursig)
+    return out
+
+
 # The six argument registers of each ABI as offsets in the host's user_regs_struct.
 _REG_OFF = {"rdi": 112, "rsi": 104, "rdx": 96, "r10": 56, "r8": 72, "r9": 64, "rbx": 40, "rcx": 88, "rbp": 32}
 
@@ -195,23 +276,32 @@ class _ArgRegs:
 _ARG_STRUCT = {abi: _ArgRegs(names) for abi, names in ARG_REGS.items()}
 
 
-def _asleep(lwp: Lwp, st: dict[str, Any], model: str) -> None:
-    """A running LWP that sleeps in a system call: PR_ASLEEP, the call and its arguments, as the
-    host's /proc/<pid>/task/<tid>/syscall shows them (nothing when it is on a CPU or the host
-    refuses the read)."""
+def _asleep_call(lwp: Lwp) -> tuple[int, int, list[int]] | None:
+    """(call number, pr_nsysarg, six arguments) of a running LWP that sleeps in a system call,
+    as the host's /proc/<pid>/task/<tid>/syscall shows it; None when it is on a CPU or the host
+    refuses the read."""
     try:
         with open(f"/proc/{lwp.proc.pid}/task/{lwp.tid}/syscall", "rb") as f:
             fields = f.read(512).split()
         nr = int(fields[0])
     except (OSError, ValueError, IndexError):
-        return
+        return None
     if nr < 0 or len(fields) < 7:
-        return
+        return None
     abi = "i386" if lwp.proc.dmodel == PR_MODEL_ILP32 else "amd64"
+    return nr, max(1, nargs(syscall_name(abi, nr))), [int(a, 16) for a in fields[1:7]]
+
+
+def _asleep(lwp: Lwp, st: dict[str, Any], model: str) -> None:
+    """A running LWP that sleeps in a system call: PR_ASLEEP, the call and its arguments."""
+    got = _asleep_call(lwp)
+    if got is None:
+        return
+    nr, n, args = got
     st["pr_flags"] |= _ASLEEP
     st["pr_syscall"] = nr
-    st["pr_nsysarg"] = max(1, nargs(syscall_name(abi, nr)))
-    st["pr_sysarg"] = [_wrap(int(a, 16), model) for a in fields[1:7]] + [0, 0]
+    st["pr_nsysarg"] = n
+    st["pr_sysarg"] = [_wrap(a, model) for a in args] + [0, 0]
 
 
 def _wrap(v: int, model: str) -> int:
@@ -299,6 +389,8 @@ def read_file(engine: Any, of: Any) -> bytes:
     proc, lwp = engine.target(of)
     kind, model = of.kind, of.model
     if kind == "lwpstatus":
+        if model == "amd64":
+            return bytes(lwpstatus_amd64(lwp))
         return codec(S.LWPSTATUS[model]).encode(lwpstatus(lwp, model))
     if kind == "status":
         return pstatus(proc, model)

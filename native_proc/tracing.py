@@ -97,8 +97,21 @@ def getregs(lwp: Lwp) -> bytes:
 
 
 def setregs(lwp: Lwp, regs: bytes) -> None:
+    """Write the LWP's user_regs_struct, all or nothing: the kernel stores the registers in
+    order and stops at the first bad value (a selector: EIO), so on failure the previous set
+    is written back before the error is raised (a control message is atomic)."""
+    old = getregs(lwp)
     host.ffi.memmove(_b.regs, regs, 216)
-    host.ptrace(T.PTRACE_SETREGS, lwp.tid, 0, _b.regs_addr)
+    try:
+        host.ptrace(T.PTRACE_SETREGS, lwp.tid, 0, _b.regs_addr)
+    except OSError:
+        host.ffi.memmove(_b.regs, old, 216)
+        try:
+            host.ptrace(T.PTRACE_SETREGS, lwp.tid, 0, _b.regs_addr)
+        except OSError:
+            pass
+        lwp.regs = None  # whatever the host holds now is read afresh
+        raise
     lwp.regs = bytes(regs)
 
 

@@ -23,10 +23,13 @@ import time
 from typing import Any, Callable, Sequence
 
 from structs.codec import codec
+from structs.fields import memberof
 from structs.procfs import SIGINFO, SIGINFO_VIEWS
 from structs.procfs_consts import PR_WHY, SOLARIS_P, SOLARIS_W
 from structs.signals import LTOS
 from structs.wire import REPLY, REQUEST, Op
+
+from . import framing
 
 _CLD_TRAPPED, _CLD_KILLED, _CLD_DUMPED, _CLD_STOPPED = 4, 2, 3, 5
 _SIGCHLD_S, _SIGTRAP_S = 18, 5
@@ -44,17 +47,29 @@ _VALID_OPTS = int(SOLARIS_W.WEXITED | SOLARIS_W.WTRAPPED | SOLARIS_W.WSTOPPED | 
                   | SOLARIS_W.WNOHANG | SOLARIS_W.WNOWAIT)
 
 
+# The amd64 siginfo_t's fields a SIGCHLD report sets, as packed offsets (a report is built at
+# every stop: no codec dict).  __data starts at 16; the cld arm's si_pid and si_status in it.
+_SI_SIZE = codec(SIGINFO["amd64"]).size
+_SI_HEAD = struct.Struct("<ii")  # si_signo, si_code
+_I32 = struct.Struct("<i")
+_DATA = 16
+_CLD_PID = _DATA + memberof(SIGINFO_VIEWS["amd64"]["cld"], "si_pid")[0]
+_CLD_STATUS = _DATA + memberof(SIGINFO_VIEWS["amd64"]["cld"], "pdata.si_status")[0]
+
+
 def siginfo_chld(pid: int, uid: int, code: int, status: int) -> bytes:
     """A Solaris (amd64) SIGCHLD siginfo_t (Solaris's cld shape carries no uid)."""
-    si = codec(SIGINFO["amd64"])
-    d = si.decode(bytes(si.size))
-    d["si_signo"], d["si_code"] = _SIGCHLD_S, code
-    v = codec(SIGINFO_VIEWS["amd64"]["cld"])
-    c = v.decode(bytes(v.size))
-    c["si_pid"] = pid
-    c["pdata"]["si_status"] = status
-    d["__data"] = v.encode(c)
-    return si.encode(d)
+    out = bytearray(_SI_SIZE)
+    _SI_HEAD.pack_into(out, 0, _SIGCHLD_S, code)
+    _I32.pack_into(out, _CLD_PID, pid)
+    _I32.pack_into(out, _CLD_STATUS, status)
+    return bytes(out)
+
+
+def chld_fields(info: bytes) -> tuple[int, int, int]:
+    """(si_pid, si_code, si_status) of a Solaris (amd64) SIGCHLD siginfo_t."""
+    return (_I32.unpack_from(info, _CLD_PID)[0], _I32.unpack_from(info, 4)[0],
+            _I32.unpack_from(info, _CLD_STATUS)[0])
 
 
 def check_args(idtype: int, options: int) -> None:
@@ -165,7 +180,8 @@ class _ChildSignals:
         # Another thread, SIGCHLD not blocked there, may take a process-directed SIGCHLD before
         # the signalfd sees it: then (only then) the wait looks at the host every slice too.
         try:
-            threads = len(os.listdir("/proc/self/task"))
+            # /proc/self/task's link count is 2 + the number of threads (one stat, no listing)
+            threads = os.stat("/proc/self/task").st_nlink - 2
         except OSError:
             threads = 1
         self.slice = _MULTI_THREAD_SLICE if threads > 1 else None
@@ -250,16 +266,16 @@ def _exchange(ch: Channel, idtype: int, id: int, options: int, watch: Sequence[t
 
 def _reply(sock: socket.socket, seq: int) -> bytes | int | None:
     """The answer to request `seq` if this datagram is it (a report, or 1/2: look again)."""
-    msg = sock.recv(65536)
-    if not msg:
+    buf, n = framing.recv(sock)
+    if not n:
         raise ConnectionResetError(errno.ECONNRESET, "procd closed the connection")
-    rseq, err, value = _REP.unpack_from(msg)
+    rseq, err, value = _REP.unpack_from(buf)
+    framing.seen(os.getpid(), rseq)
     if rseq != seq:
         return None  # a stale answer to an abandoned request (never a report: see _withdraw)
     if err:
         raise OSError(err, os.strerror(err))
-    data = msg[_REP.size:]
-    return data if data else (value or 1)
+    return bytes(buf[_REP.size:n]) if n > _REP.size else (value or 1)
 
 
 def _withdraw(sock: socket.socket, ch: Channel, seq: int) -> None:
@@ -268,12 +284,13 @@ def _withdraw(sock: socket.socket, ch: Channel, seq: int) -> None:
     hello = ch.next_seq()
     sock.send(_REQ.pack(Op.HELLO, hello, _HELLO_LP64, 0, 0))
     while True:
-        msg = sock.recv(65536)
-        if not msg:
+        buf, n = framing.recv(sock)
+        if not n:
             raise ConnectionResetError(errno.ECONNRESET, "procd closed the connection")
-        rseq = _REP.unpack_from(msg)[0]
-        if rseq == seq and len(msg) > _REP.size:
-            _stashed.append(msg[_REP.size:])
+        rseq = _REP.unpack_from(buf)[0]
+        framing.seen(os.getpid(), rseq)
+        if rseq == seq and n > _REP.size:
+            _stashed.append(bytes(buf[_REP.size:n]))
         if rseq == hello:
             return
 
