@@ -21,8 +21,10 @@ from structs.procfs_consts import PC
 _PR_SET_PDEATHSIG = 1
 _PCWSTOP = encode_ctl("amd64", [(PC.PCWSTOP, None)])
 # The monitor's exit code: 0..127 the target exited with that code, 128+n killed by signal n,
-# UNKNOWN when the target's status could not be read before its parent reaped it.
+# UNKNOWN when the target's status could not be read before its parent reaped it, LOST when
+# procd went away (the target was taken from its tracer: no exit of the target's at all).
 UNKNOWN = 255
+LOST = 254
 
 
 def exit_code(pid: int) -> int:
@@ -40,7 +42,7 @@ def exit_code(pid: int) -> int:
 
 def target_status(code: int) -> int | None:
     """The Linux wait status of the target, from its monitor's exit code (None: unknown)."""
-    if code == UNKNOWN:
+    if code in (UNKNOWN, LOST):
         return None
     if code >= 128:
         return code - 128
@@ -62,6 +64,9 @@ def spawn(lwpctl: ProcFile, target: int) -> int:
                     lwpctl.write(_PCWSTOP)
                 except FileNotFoundError:
                     code = exit_code(target)
+                    break
+                except (OSError, RuntimeError):  # ProcdError, EPIPE, ECONNRESET: procd is gone
+                    code = LOST
                     break
                 os.kill(os.getpid(), signal.SIGSTOP)
         except BaseException:

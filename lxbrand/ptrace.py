@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import signal
 import struct
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from . import caller, debugregs, monitor
 from native_proc import siginfo as SI
 from . import regs as R
 
-__all__ = ["lx_ptrace", "Tracee", "tracee_of", "forget", "adopt"]
+__all__ = ["lx_ptrace", "Tracee", "tracee_of", "forget", "adopt", "procd_lost", "PROCD_LOST"]
 
 _PR_PTRACE, _PR_RLC, _PR_KLC, _PR_FORK, _PR_ASYNC = 0x4000000, 0x200000, 0x400000, 0x100000, 0x800000
 _PRSTEP = 0x4
@@ -81,10 +82,12 @@ class Tracee:
     exit_status: int | None = None  # the wait status its EXIT event announced
     auto: bool = False  # auto-attached (FORK/VFORK/CLONE): its SIGSTOP carries no siginfo
     orig_override: int | None = None  # orig_rax written at this stop where no call can take it
+    killed: bool = False  # PTRACE_KILL sent it SIGKILL: its death is a moment away (wait._dying)
 
-    def snapshot(self) -> bytes:
-        """The stopped LWP's lwpstatus_t; ESRCH (Linux: not a stopped tracee) otherwise."""
-        snap = self.status.snapshot()
+    def snapshot(self, fp: bool = True) -> bytes:
+        """The stopped LWP's lwpstatus_t; ESRCH (Linux: not a stopped tracee) otherwise.
+        `fp=False`: pr_fpreg may read zero (it is then not asked of procd)."""
+        snap = self.status.snapshot(fp)
         if snap is None:
             try:
                 snap = self.status.pread(_LWPST.size, 0)
@@ -97,7 +100,7 @@ class Tracee:
     def regs(self) -> list[int]:
         """Its Linux user_regs_struct as values, with an orig_rax the tracer wrote at this stop
         (outside a system call the kernel keeps such a write; native_proc has no place for it)."""
-        lr = R.linux_regs(self.snapshot())
+        lr = R.linux_regs(self.snapshot(fp=False))
         if self.orig_override is not None:
             lr[15] = self.orig_override
         return lr
@@ -115,6 +118,38 @@ def forget(tid: int) -> None:
     t = _tracees.pop(tid, None)
     if t is not None:
         t.close()
+
+
+# What a request to a procd that went away raises: its tracees were taken from us (procd
+# let them go, or its guardian did), which Linux answers with ESRCH; waits see no such child.
+PROCD_LOST = (npc.ProcdError, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
+def _procd_gone(t: Tracee) -> bool:
+    """Whether the procd holding `t` has closed our connection (one poll, no request)."""
+    try:
+        p = select.poll()
+        p.register(t.lwpctl.fileno(), select.POLLHUP)
+        return any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, ev in p.poll(0))
+    except (OSError, ValueError):
+        return True
+
+
+def procd_lost() -> None:
+    """procd is gone: every tracee was taken from us.  Nothing of them is trusted any more
+    (their last published snapshots included): their monitors go (killed and reaped: a
+    monitor sitting stopped after a report would otherwise stay so until we exit) and their
+    records are dropped, so requests answer ESRCH and waits see no such child (a TRACEME
+    child stays our child: its exit is still ours to wait for)."""
+    for tid in list(_tracees):
+        t = _tracees.get(tid)
+        if t is None:
+            continue
+        if t.monitor:
+            monitor.dispose(t.monitor)
+            t.monitor = 0
+        forget(tid)
+    npc.forget_procd()
 
 
 def _open_tracee(tid: int, attach: bool = False) -> Tracee:
@@ -163,6 +198,10 @@ def _stopped(tid: int) -> Tracee:
     t = tracee_of(tid)
     ok = t.status.stopped()
     if ok is False or (ok is None and not _LWPST.struct.unpack_from(t.snapshot())[0] & 2):
+        # (only here, off the path of a stopped tracee: its procd may be gone -- the guardian
+        # then made every snapshot invalid -- and the tracees with it)
+        if _procd_gone(t):
+            procd_lost()
         raise OSError(errno.ESRCH, "tracee is not stopped")
     return t
 
@@ -488,7 +527,7 @@ def _resume(t: Tracee, sig: int, flags: int, once: int = 0) -> None:
     why, what = R.why_what(snap) if snap is not None else (0, 0)
     if sig and (why in (PR_WHY.PR_BRAND, PR_WHY.PR_JOBCONTROL) or (why == PR_WHY.PR_REQUESTED and t.seized)):
         sig = 0  # Linux injects only at signal-delivery and syscall stops; these drop it
-    own = (why == PR_WHY.PR_SIGNALLED and sig == stol(what) and not is_exec_stop(snap, t.options)
+    own = (why == PR_WHY.PR_SIGNALLED and sig == stol(what) and not is_exec_stop(snap, t.options, _traceme_child(t))
            and t.siginfo is None)
     msgs: list = []
     if not own:
@@ -512,15 +551,37 @@ def _resume(t: Tracee, sig: int, flags: int, once: int = 0) -> None:
         # with PTRACE_EVENT_STOP before SIGCONT's own stop.
         t.interrupt_at_wake = True
     msgs.append((PC.PCRUN, flags))
-    t.lwpctl.write(encode_ctl("amd64", msgs))
+    data = _encoded(msgs)
+    if t.monitor:
+        # The monitor's next PCWSTOP must find the LWP running: the resume is answered first.
+        t.lwpctl.write(data)
+    else:
+        # Posted: carried out before anything we ask next, and the wait that usually follows
+        # costs the only round trip (issue 14).  The LWP was checked stopped (_stopped).
+        t.lwpctl.post(data)
     t.stepping = bool(flags & _PRSTEP)
     t.listening = False
     _monitor_go(t)
 
 
+_ENCODED: dict[tuple, bytes] = {}  # resume message lists without a siginfo operand, encoded once
+
+
+def _encoded(msgs: list) -> bytes:
+    """encode_ctl("amd64", msgs), from a cache when no operand is a structure (the few resume
+    lists a tracer uses at every stop)."""
+    if all(op is None or op.__class__ is int for _, op in msgs):
+        key = tuple(msgs)
+        data = _ENCODED.get(key)
+        if data is None:
+            data = _ENCODED[key] = encode_ctl("amd64", msgs)
+        return data
+    return encode_ctl("amd64", msgs)
+
+
 def _snapshot_or_none(t: Tracee) -> bytes | None:
     try:
-        return t.snapshot()
+        return t.snapshot(fp=False)
     except OSError:
         return None
 
@@ -560,7 +621,11 @@ def _syscall(pid: int, addr: Any, data: int, abi: str) -> int:
 
 def _kill(pid: int, addr: Any, data: Any, abi: str) -> int:
     t = tracee_of(pid)
+    # A resume posted just before is carried out first: on Linux the tracee runs once CONT
+    # has returned, so the SIGKILL finds it running (and its death is reported as such).
+    npc.settle()
     # Since Linux 6.0 PTRACE_KILL sends SIGKILL whether the tracee is stopped or running.
+    t.killed = True
     try:
         os.kill(t.pid, signal.SIGKILL)
     except OSError:
@@ -803,14 +868,17 @@ def _traceme_child(t: Tracee) -> bool:
     return not t.monitor and not t.thread
 
 
-def is_exec_stop(snap: bytes, options: int = 0) -> bool:
+def is_exec_stop(snap: bytes, options: int = 0, traceme: bool = False) -> bool:
     """The legacy exec SIGTRAP stop: a stop on the way out of a successful execve, for a tracee
-    without TRACEEXEC (with it, exec is the EXEC event and execve's exit an ordinary stop)."""
+    without TRACEEXEC (with it, exec is the EXEC event and execve's exit an ordinary stop).
+    `traceme`: the tracee is a TRACEME child, whose exec SIGTRAP is a real signal (the engine
+    posts it), so that its execve exit stop is only ever the syscall-exit stop PTRACE_SYSCALL
+    asked for, which Linux reports (SIGTRAP|0x80) before the SIGTRAP."""
     if options & PTRACE_O.TRACEEXEC:
         return False
     why, what = R.why_what(snap)
     if why == PR_WHY.PR_SYSEXIT:  # an attached tracee: the exit of execve is caught (PCSEXIT)
-        return what in _EXECVE and R.linux_regs(snap)[10] == 0
+        return not traceme and what in _EXECVE and R.linux_regs(snap)[10] == 0
     # a TRACEME child: the engine's SIGTRAP, stopped on its way out of execve
     return (why == PR_WHY.PR_SIGNALLED and what == ltos(5) and R.syscall_state(snap) in _EXECVE
             and R.linux_regs(snap)[10] == 0)
@@ -825,7 +893,7 @@ def _geteventmsg(pid: int, addr: Any, data: Any, abi: str) -> int:
     msg = t.eventmsg
     if why == PR_WHY.PR_SYSENTRY:
         msg = 1  # PTRACE_EVENTMSG_SYSCALL_ENTRY, set by Linux at every syscall stop since 5.3
-    elif why == PR_WHY.PR_SYSEXIT and not is_exec_stop(snap, t.options):
+    elif why == PR_WHY.PR_SYSEXIT and not is_exec_stop(snap, t.options, _traceme_child(t)):
         msg = 2  # PTRACE_EVENTMSG_SYSCALL_EXIT
     w = _WORD[abi]
     caller.write(data, (msg & ((1 << (8 * w)) - 1)).to_bytes(w, "little"))
@@ -847,7 +915,7 @@ def stop_siginfo(t: Tracee) -> bytes:
         return SI.trap(5 | PTRACE_EVENT.STOP << 8, t.tid, _uid(t.pid))
     snap = t.snapshot()
     why, what = R.why_what(snap)
-    if is_exec_stop(snap, t.options):
+    if is_exec_stop(snap, t.options, _traceme_child(t)):
         return SI.trap(0, t.tid, _uid(t.pid))  # legacy exec SIGTRAP: SI_USER from itself
     if why in _SYSCALL_STOPS:
         code = 5 | (0x80 if t.options & PTRACE_O.TRACESYSGOOD else 0)
@@ -979,6 +1047,9 @@ def lx_ptrace(req: int, pid: int, addr: Any = 0, data: Any = 0, *, abi: str = "a
     handler = REQUESTS.get(req, _unknown)
     try:
         return handler(pid, addr, data, abi)
+    except PROCD_LOST:
+        procd_lost()
+        return -errno.ESRCH
     except OSError as e:
         return -(e.errno or errno.EIO)
 

@@ -1,8 +1,8 @@
 """`lxbrand trace`: an strace written only against `lx_ptrace` and the lx waits.
 
 It is the project's main job: the Linux side of a tracer, driving the Linux personality the way
-strace drives a Linux kernel.  Nothing here calls host ptrace or native_proc (apart from
-`lxbrand.ensure_procd()` before forking a TRACEME child); descriptor paths for -y are read from
+strace drives a Linux kernel.  Nothing here calls host ptrace or native_proc (not even a set-up
+call: the child's PTRACE_TRACEME and our waits find the same procd by themselves); descriptor paths for -y are read from
 /proc/PID/fd as strace reads them.  How lines look is `lxbrand/tracefmt/` (strace 6.1's format).
 
 * `Tracer.start(argv)` forks; the child does PTRACE_TRACEME and execs; the tracer waits for the
@@ -527,12 +527,6 @@ class Tracer:
         path = argv[0] if "/" in argv[0] else shutil.which(argv[0])
         if path is None or not os.path.exists(path):
             raise TraceError(f"Can't stat '{argv[0]}': No such file or directory")
-        from native_proc.client import ENV
-
-        # The command gets the environment it was given: the procd socket variable that
-        # ensure_procd adds is for the child's PTRACE_TRACEME only, not for the program.
-        env = dict(os.environ)
-        lxbrand.ensure_procd()  # before the fork: the child joins the same procd
         self._t_exec = time.monotonic()  # -T of the execve line: from the fork to its stop
         pid = os.fork()
         if pid == 0:  # the child
@@ -546,7 +540,7 @@ class Tracer:
                 if rc != 0:
                     os.write(2, f"lxbrand trace: PTRACE_TRACEME: {os.strerror(-rc)}\n".encode())
                     os._exit(126)
-                os.execve(path, argv, env if ENV not in env else os.environ)
+                os.execv(path, argv)  # the environment it was given, untouched
             except OSError as e:
                 os.write(2, f"lxbrand trace: exec: {e.strerror}\n".encode())
             finally:

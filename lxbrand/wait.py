@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 
 import native_proc.client as npc
+from native_proc.wait import chld_fields
 from structs.codec import codec
 from structs.procfs import LWPSTATUS, SIGINFO, SIGINFO_VIEWS
 from structs.procfs_consts import PR_WHY, SOLARIS_P, SOLARIS_W
@@ -52,9 +53,7 @@ def _alive(pid: int) -> bool:
 
 
 def _decode(info: bytes) -> tuple[int, int, int]:
-    d = _SI.decode(info)
-    c = _CLD.decode(d["__data"])
-    return c["si_pid"], d["si_code"], c["pdata"]["si_status"]
+    return chld_fields(info)  # (si_pid, si_code, si_status), at their offsets
 
 
 def _linux_status(code: int, sstatus: int) -> int:
@@ -103,7 +102,7 @@ def _stop_status(t: P.Tracee, snap: bytes) -> int:
     if sig == _SIGTRAP:
         _set_dr6(t, snap)
         if (why in (PR_WHY.PR_SYSENTRY, PR_WHY.PR_SYSEXIT) and t.options & _TRACESYSGOOD
-                and not P.is_exec_stop(snap, t.options)):
+                and not P.is_exec_stop(snap, t.options, P._traceme_child(t))):
             sig |= 0x80  # PTRACE_O_TRACESYSGOOD: syscall stops report SIGTRAP|0x80
     return (sig << 8) | 0x7F
 
@@ -249,7 +248,11 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
         # the wait when one of those does (watch), and the loop looks again.  Nothing polls.
         watch = ([(t.tid, *t.reported_stop) for t in held if t.reported and t.reported_stop]
                  if not options & WNOHANG else ())
-        info = npc.waitid(idtype, id, int(sopts), watch=watch)
+        try:
+            info = npc.waitid(idtype, id, int(sopts), watch=watch)
+        except P.PROCD_LOST:
+            P.procd_lost()  # the tracees are gone from us: only our real children are left
+            return _host_wait(pid, options)
         if info is None and not options & WNOHANG:
             continue
         if info is None:
@@ -286,18 +289,28 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
 _QUIET = _Report(0, 0, False, False)  # an EXIT event taken quietly (P.quiet_exit)
 
 
+def _host_wait(pid: int, options: int) -> tuple[int, int]:
+    """The host's wait4 for our own children, once procd (and every tracee) is gone."""
+    try:
+        rpid, status, _ = os.wait4(pid, options)
+    except ChildProcessError:
+        raise OSError(errno.ECHILD, "no such child") from None
+    return rpid, status
+
+
 def _grace(idtype: int, id: int, sopts: int) -> bytes | None:
     """A WNOHANG wait's blocking look, at most _QUIET_GRACE long, for an event known to be a
     moment away; None if it did not come."""
     try:
         return npc.waitid(idtype, id, sopts & ~_S_WNOHANG, timeout=_QUIET_GRACE)
-    except TimeoutError:
+    except (TimeoutError, *P.PROCD_LOST):
         return None
 
 
 def _dying(pid: int) -> bool:
     """A tracee the wait covers has died on the host but is not reported yet."""
-    return any(not _alive(t.pid) for t in P._tracees.values() if pid <= 0 or t.tid == pid)
+    # (killed: PTRACE_KILLed, maybe still at its exit event, which procd lets go at once)
+    return any(t.killed or not _alive(t.pid) for t in P._tracees.values() if pid <= 0 or t.tid == pid)
 
 
 def _continued_own_child(pid: int) -> tuple[int, int] | None:
@@ -338,7 +351,7 @@ def _report(rpid: int, code: int, sstatus: int, options: int) -> _Report | None:
         if code == _CLD_TRAPPED:
             try:
                 tr = P.tracee_of(rpid)
-                snap = tr.snapshot()
+                snap = tr.snapshot(fp=False)
                 if P.quiet_exit(tr, snap):
                     return _QUIET
                 status = _stop_status(tr, snap)
@@ -357,15 +370,21 @@ def _report(rpid: int, code: int, sstatus: int, options: int) -> _Report | None:
     # A monitor's event is its target's (lx_ptrace_wait).
     if code == _CLD_STOPPED:
         try:
-            snap = t.snapshot()
+            snap = t.snapshot(fp=False)
         except OSError:
             monitor.resume(t.monitor)  # spurious: the target is not stopped
             return None
+
         t.reported = True
         t.reported_stop = R.why_what(snap)
         if P.quiet_exit(t, snap):
             return _QUIET
         return _Report(t.tid, _stop_status(t, snap), t.thread, False)
+    if code == _CLD_EXITED and sstatus == monitor.LOST:
+        # procd went away under the monitor: the target was taken from us, it did not exit.
+        t.monitor = 0
+        P.forget(t.tid)
+        return None
     if code in (_CLD_EXITED, _CLD_KILLED, _CLD_DUMPED):
         status = monitor.target_status(sstatus if code == _CLD_EXITED else 255)
         if not t.thread and _own_zombie(t.pid):

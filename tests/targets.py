@@ -76,3 +76,63 @@ int main(void) {
     for (;;) { counter++; syscall(SYS_getpid); usleep(1000); }
 }
 """
+
+# The python-ptrace scenarios (tests/test_compat_python_ptrace.py), built -static -no-pie so
+# that the system calls after exec and the symbol addresses are the same on every run.  By mode:
+#   bp: marker(42), then exit 7             calls: getpid, write "hi", close(-1), exit_group(5)
+#   fork: a fork child exits 4, a vfork child execs this program "exit6"; then exit 3
+#   exit6: exit 6                            exec: execs this program "exit6"
+#   threads: two threads write `shared`, joined; exit 0
+#   raise: raise(SIGUSR1); exit 10 if the handler ran, else 11
+#   spin: prints "ready", then a getpid()/usleep loop (attach target; alarm(30) bounds it)
+PYPT = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+volatile long shared = 0x1122334455667788L;
+volatile long counter;
+static volatile sig_atomic_t got;
+__attribute__((noinline)) long marker(long x) { long y = x * 3; y += 1; return y; }
+static void on_usr1(int s) { (void)s; got = 1; }
+static void *worker(void *a) { shared += (long)a; syscall(SYS_gettid); return 0; }
+int main(int argc, char **argv) {
+    const char *m = argc > 1 ? argv[1] : "bp";
+    alarm(30);
+    if (!strcmp(m, "bp")) { marker(42); return 7; }
+    if (!strcmp(m, "calls")) {
+        syscall(SYS_getpid); syscall(SYS_write, 1, "hi\n", 3); syscall(SYS_close, -1);
+        syscall(SYS_exit_group, 5);
+    }
+    if (!strcmp(m, "exit6")) return 6;
+    if (!strcmp(m, "exec")) { execl("/proc/self/exe", argv[0], "exit6", (char *)0); return 127; }
+    if (!strcmp(m, "fork")) {
+        int st;
+        pid_t c = fork();
+        if (c == 0) _exit(4);
+        waitpid(c, &st, 0);
+        pid_t v = vfork();
+        if (v == 0) { execl("/proc/self/exe", argv[0], "exit6", (char *)0); _exit(127); }
+        waitpid(v, &st, 0);
+        return 3;
+    }
+    if (!strcmp(m, "threads")) {
+        pthread_t a, b;
+        pthread_create(&a, 0, worker, (void *)1);
+        pthread_join(a, 0);
+        pthread_create(&b, 0, worker, (void *)2);
+        pthread_join(b, 0);
+        return 0;
+    }
+    if (!strcmp(m, "raise")) { signal(SIGUSR1, on_usr1); raise(SIGUSR1); return got ? 10 : 11; }
+    if (!strcmp(m, "spin")) {
+        printf("ready\n"); fflush(stdout);
+        for (;;) { counter++; syscall(SYS_getpid); usleep(1000); }
+    }
+    return 99;
+}
+"""

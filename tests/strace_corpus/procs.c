@@ -1,5 +1,7 @@
-/* fork, wait4, exit statuses (needs -f for the children's lines); the second child says it is
-   ready through a pipe before it is killed, so both tracers see the same calls */
+/* fork, wait4, exit statuses (needs -f for the children's lines); the second child blocks SIGTERM,
+   says it is ready through a pipe and only then waits in sigsuspend, which unblocks it: the kill
+   always lands in that call, so both tracers see the same calls (with pause(), the SIGTERM could
+   come before or inside the call) */
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -12,7 +14,16 @@ int main(void) {
     waitpid(k, &st, 0);
     pipe(p);
     k = fork();
-    if (k == 0) { write(p[1], "r", 1); pause(); _exit(0); }
+    if (k == 0) {
+        sigset_t term, none;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        sigemptyset(&none);
+        sigprocmask(SIG_BLOCK, &term, 0);
+        write(p[1], "r", 1);
+        sigsuspend(&none);
+        _exit(0);
+    }
     read(p[0], &c, 1);
     kill(k, SIGTERM);
     waitpid(k, &st, 0);
