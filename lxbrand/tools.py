@@ -9,11 +9,14 @@ subprocess or a linker error about crt files.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
+import stat
 import subprocess
 import tempfile
+from pathlib import Path
 
-__all__ = ["TOOLS", "MissingTool", "require"]
+__all__ = ["TOOLS", "MissingTool", "require", "own_dir", "own_file"]
 
 #: tool -> (what it is needed for, the Debian package that provides it)
 TOOLS: dict[str, tuple[str, str]] = {
@@ -44,3 +47,32 @@ def require(tool: str) -> None:
             first = (res.stderr.strip().splitlines() or ["(no message)"])[0]
             raise MissingTool(f"gcc -m32 does not link ({first}): it is needed for {why}; "
                               f"install it with `apt-get install {package}` (Debian/Ubuntu)")
+
+
+def own_dir(d: Path, create_parents: bool = False) -> Path:
+    """`d` as a directory only we can write (created mode 0700; refused with RuntimeError when it
+    is a symbolic link, another user's, or writable by group or others): a program is run from
+    it, so nobody else may put one there.  Its mode is never changed."""
+    try:
+        d.mkdir(mode=0o700, parents=create_parents, exist_ok=True)
+        st = os.lstat(d)
+    except OSError as e:
+        raise RuntimeError(f"cannot create {d}: {e.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise RuntimeError(f"{d} is not a directory (a symbolic link or a file is there): not using it")
+    if st.st_uid != os.getuid():
+        raise RuntimeError(f"{d} belongs to uid {st.st_uid}, not to us (uid {os.getuid()}): not running a "
+                           "program from it")
+    if stat.S_IMODE(st.st_mode) & 0o022:
+        raise RuntimeError(f"{d} is writable by others (mode {stat.S_IMODE(st.st_mode):o}): not running "
+                           "a program from it")
+    return d
+
+
+def own_file(path: Path) -> bool:
+    """A regular file we own that nobody else may write."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not stat.S_IMODE(st.st_mode) & 0o022

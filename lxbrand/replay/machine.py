@@ -11,8 +11,11 @@ from the recording (its own memory reads) and from the live process, never guess
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import struct
+import subprocess
 from dataclasses import dataclass, field
 
 AT_NULL, AT_PAGESZ, AT_PHENT = 0, 6, 4
@@ -121,3 +124,57 @@ class MachineFacts:
             return (f"the XSAVE area's size: AT_MINSIGSTKSZ {self.recorded.minsigstksz} recorded, "
                     f"{self.live.minsigstksz} here (another CPU's extended state)")
         return None
+
+
+LDSO = "/lib64/ld-linux-x86-64.so.2"
+_SEARCHED = re.compile(r"^\s+(x86-64-v[0-9])\s+\(supported, searched\)", re.M)
+
+
+def searched_levels(env: dict[str, str] | None = None) -> list[str] | None:
+    """The glibc-hwcaps levels ld.so searches on this machine under `env` (GLIBC_TUNABLES may
+    mask CPU features), as `ld.so --help` lists them; None when ld.so cannot say."""
+    try:
+        out = subprocess.run([LDSO, "--help"], capture_output=True, text=True, timeout=10,
+                             env={k: v for k, v in (env or {}).items() if k == "GLIBC_TUNABLES"}).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = _SEARCHED.findall(out)
+    return found if "glibc-hwcaps" in out else None
+
+
+def file_digest(path: str) -> str | None:
+    """sha256 of a file (None when unreadable): tells two builds of a library apart."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+#: the files whose build a recording depends on everywhere (ld.so and libc)
+CORE_FILES = (os.path.realpath(LDSO), os.path.realpath("/lib/x86_64-linux-gnu/libc.so.6"))
+
+
+def libraries_of(program: str, env: dict[str, str]) -> list[str]:
+    """The shared libraries ld.so loads for `program` (`ld.so --list`), as real paths."""
+    try:
+        out = subprocess.run([LDSO, "--list", program], capture_output=True, text=True, timeout=10,
+                             env=env).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [os.path.realpath(m.group(1)) for m in re.finditer(r"=> (/\S+) \(0x", out)]
+
+
+def recorder_facts(env: dict[str, str], program: str | None = None) -> dict:
+    """What `lxbrand record` writes into meta.json["machine"]: the hwcaps levels ld.so searched
+    for the target (under the target's environment), the CPU, and digests of ld.so and libc --
+    so that a replay elsewhere can name what differs with both sides' facts."""
+    cpu = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
+    except OSError:
+        pass
+    files = list(CORE_FILES) + (libraries_of(program, env) if program else [])
+    return {"glibc_hwcaps": searched_levels(env), "cpu": cpu,
+            "files": {p: file_digest(p) for p in dict.fromkeys(files)}}

@@ -103,8 +103,8 @@ def judge_by_host(lx: SessionReport, host: SessionReport) -> SessionReport:
                     else "the host backend showed another value in this run")
                 continue
             d.kind = "machine"
-            d.reason = (f"the host backend shows it too in this run (line {h.lineno}: "
-                        f"{x.kind}{': ' + x.reason if x.reason else ''}): this machine, not lx")
+            d.reason = (f"the host backend shows it too in this run ({x.kind}"
+                        f"{': ' + x.reason if x.reason else ''}): this machine, not lx")
             changed = True
         if changed:
             machine += 1

@@ -43,6 +43,7 @@ import hashlib
 import json
 import os
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -54,6 +55,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from native_proc import host
+
+from ..tools import own_dir, own_file
 
 from . import machine as M
 from . import strace_log as S
@@ -88,6 +91,8 @@ _RESUMES = {REQ[n] for n in ("CONT", "SYSCALL", "SINGLESTEP", "SINGLEBLOCK", "SY
                              "SYSEMU_SINGLESTEP", "DETACH", "KILL")}
 _INT_DATA = {REQ[n] for n in ("POKETEXT", "POKEDATA", "POKEUSER", "SETOPTIONS", "SEIZE")}
 _NO_DATA = {REQ[n] for n in ("INTERRUPT", "LISTEN", "ATTACH")}
+#: requests the kernel serves whether or not the tracee is stopped
+_ANY_STATE = {REQ[n] for n in ("ATTACH", "SEIZE", "INTERRUPT", "KILL", "TRACEME")}
 # Requests whose failure changes how the tracee runs (not just what the tracer learns).
 _EFFECTFUL = {REQ[n] for n in ("SEIZE", "ATTACH", "INTERRUPT", "LISTEN", "SETSIGINFO",
                                "SETREGSET", "SETSIGMASK")}
@@ -185,9 +190,10 @@ def build_helper() -> str:
     if _helper_path and os.path.exists(_helper_path):
         return _helper_path
     key = hashlib.sha1(HELPER_SOURCE.encode()).hexdigest()[:12]
-    d = Path(tempfile.gettempdir()) / f"lxbrand-replay-{os.getuid()}"
-    d.mkdir(mode=0o700, exist_ok=True)
+    d = own_dir(Path(tempfile.gettempdir()) / f"lxbrand-replay-{os.getuid()}")
     exe = d / f"standin-{key}"
+    if exe.exists() and not own_file(exe):
+        exe.unlink()  # not built by us (or writable by others): never run it
     if not exe.exists():
         src = d / f"standin-{key}.c"
         src.write_text(HELPER_SOURCE)
@@ -247,8 +253,16 @@ class Meta:
     raw: dict
 
     @classmethod
-    def from_json(cls, d: dict) -> "Meta":
-        t = d["target"]
+    def from_json(cls, d: Any) -> "Meta":
+        """meta.json's content; ValueError saying what is wrong with it."""
+        if not isinstance(d, dict):
+            raise ValueError(f"meta.json: not a JSON object ({type(d).__name__})")
+        t = d.get("target")
+        if not isinstance(t, dict) or not isinstance(t.get("path"), str):
+            raise ValueError("meta.json: no \"target\" object with a \"path\" (how the target was started)")
+        for key, kind in (("argv", list), ("env", list), ("cwd", str)):
+            if key in t and not isinstance(t[key], kind):
+                raise ValueError(f"meta.json: target.{key} is not a JSON {kind.__name__}")
         return cls(mode=d.get("mode", "launch"), debugger=list(d.get("debugger", [])),
                    path=t["path"], argv=list(t.get("argv") or [t["path"]]),
                    cwd=t.get("cwd", "/"), env=list(t.get("env", [])), aslr=bool(t.get("aslr", False)),
@@ -283,8 +297,15 @@ def load_session(path: str | os.PathLike) -> Session:
     ``session.parsed.errors`` with their line numbers)."""
     d = Path(path)
     with open(d / "meta.json") as f:
-        meta = Meta.from_json(json.load(f))
-    return Session(name=d.name, dir=d, meta=meta, parsed=S.parse_file(d / "trace.strace"))
+        try:
+            raw = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"meta.json: not JSON ({e})") from None
+    meta = Meta.from_json(raw)
+    parsed = S.parse_file(d / "trace.strace")
+    if not any(isinstance(r, S.Syscall) for r in parsed.records):
+        raise ValueError(f"{d / 'trace.strace'}: no recorded calls (an empty or foreign trace)")
+    return Session(name=d.name, dir=d, meta=meta, parsed=parsed)
 
 
 def install_target(session: Session) -> Path:
@@ -296,10 +317,10 @@ def install_target(session: Session) -> Path:
         if dst.exists():
             return dst
         raise FileNotFoundError(f"{src}: the session's target binary is missing")
+    own_dir(dst.parent, create_parents=True)  # the target is run from there
     want = src.read_bytes()
-    if dst.exists() and dst.read_bytes() == want and os.access(dst, os.X_OK):
+    if dst.exists() and own_file(dst) and dst.read_bytes() == want and os.access(dst, os.X_OK):
         return dst
-    dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}")
     tmp.write_bytes(want)
     os.chmod(tmp, 0o755)
@@ -351,6 +372,7 @@ class Analysis:
     roles: dict[int, Role]
     debugger_pid: int | None
     threads: set[int]
+    guessed: bool = False  # debugger_pid is a guess (nothing in the recording named it)
 
 
 def _mentions(rec: Any) -> tuple[int | None, str]:
@@ -431,10 +453,14 @@ def analyse(records: list) -> Analysis:
             p = rec.siginfo.get("si_pid")
             if isinstance(p, int) and p not in roles and p not in threads:
                 cands[p] += 1
+        elif isinstance(rec, S.KillCall) and rec.tgid is not None and rec.tgid == rec.target \
+                and rec.target not in roles and rec.target not in threads:
+            cands[rec.target] += 1  # tgkill(self, self, sig): strace re-raising a signal at its exit
     dbg = cands.most_common(1)[0][0] if cands else None
+    guessed = dbg is None
     if dbg is None and roles:
         dbg = min(roles) - 1  # pids are handed out in order: the debugger came just before
-    return Analysis(roles, dbg, threads)
+    return Analysis(roles, dbg, threads, guessed)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -611,8 +637,30 @@ def _jsonable(v: Any) -> Any:
 # -------------------------------------------------------------------------------------------------
 
 
+#: what depends on where in its code an attach found the target (in a call or between calls)
+_ATTACH_POINT = frozenset({"regs.rax", "regs.orig_rax", "regs.rip", "regs.rcx", "regs.r11", "regs.eflags",
+                           "syscall_info.op", "syscall_info.instruction_pointer",
+                           "syscall_info.stack_pointer", "syscall_info.entry.nr",
+                           "syscall_info.exit.rval", "syscall_info.exit.is_error"})
+
+#: results of a call a signal to the debugger interrupted (ERESTARTSYS, ERESTARTNOINTR,
+#: ERESTARTNOHAND, ERESTART_RESTARTBLOCK as strace shows them, and EINTR)
+_INTERRUPTED = frozenset({-512, -513, -514, -516, -errno.EINTR})
+
+
+def _interrupted(res: "CallResult") -> "CallResult":
+    res.status, res.note = "skipped", ("interrupted by a signal to the debugger (the replayer gets no "
+                                       "such signal, so it does not block here)")
+    return res
+
+
 def decode_regs(buf: bytes) -> dict[str, int]:
-    return dict(zip(REG_NAMES, _REGS.unpack_from(buf)))
+    """user_regs_struct's fields from `buf`; a short buffer (GETREGSET(NT_PRSTATUS) with a small
+    iov_len, as `strace -k` asks) gives the whole fields it holds, as the kernel copies only those."""
+    if len(buf) >= _REGS.size:
+        return dict(zip(REG_NAMES, _REGS.unpack_from(buf)))
+    n = len(buf) // 8
+    return dict(zip(REG_NAMES[:n], struct.unpack_from(f"<{n}Q", buf)))
 
 
 def encode_regs(regs: dict[str, int]) -> bytes:
@@ -716,6 +764,8 @@ class Proc:
     stack_delta: int | None = None  # recorded - live initial stack position, once learned
     stack_line: int = 0  # ... at this line
     machine: M.MachineFacts | None = None  # recorded vs live CPU facts (per exec)
+    resumed: bool = False  # the debugger has resumed (or detached) it at least once
+    running: bool = False  # resumed, and no stop of it reported since
 
     def reset_image(self) -> None:
         """A new address space (exec): forget what was learned about the old one."""
@@ -780,6 +830,11 @@ class Replayer:
         self.timeout = timeout
         self.progress = progress
         self.analysis = analyse(session.records)
+        dbg = session.meta.raw.get("recorded_pid_of_debugger")
+        if isinstance(dbg, int) and dbg > 0 and self.analysis.guessed:
+            # `lxbrand record` writes down the recorder's child: better than a guess, but the
+            # recording's own evidence (the debugger's reads of its own memory) comes first
+            self.analysis.debugger_pid = dbg
         self.procs: dict[int, Proc] = {}
         self.rev: dict[int, int] = {}  # live pid -> recorded
         self.stash: list[tuple[int, int]] = []  # live events received before their recorded turn
@@ -793,6 +848,8 @@ class Replayer:
         self._self_bufs: dict[int, bytearray] = {}
         self._facts: dict[int, str] | None = None
         self._ids: dict[tuple[int, int], str] | None = None
+        self._tps: set[int] = set()  # live thread pointers (fs_base) seen in GETREGS results
+        self._changed: dict[str, tuple[int, int]] | None = None  # see changed_files()
         self._line = 0
         self._rec_reads = _recorded_reads(session.records)
         self._rec_auxv: M.CpuSide | None = None
@@ -814,6 +871,20 @@ class Replayer:
         self.rev[live] = rec
         self.report.pidmap[rec] = live
         self.report.roles[rec] = p.role.describe(self.s.meta)
+        return p
+
+    def _detached(self) -> set[int]:
+        """The recorded pids the debugger detached (PTRACE_DETACH that succeeded)."""
+        return {r.target for r in self.s.records
+                if isinstance(r, S.PtraceCall) and r.request == "PTRACE_DETACH" and r.kernel_ret == 0}
+
+    def _space(self, p: Proc) -> Proc:
+        """The process whose address space `p` runs in: its thread-group leader for a thread
+        (CLONE_THREAD children share the memory, the canary and the pointer guard), else `p`."""
+        seen = 0
+        while p.rec in self.analysis.threads and p.role.parent in self.procs and seen < 64:
+            p = self.procs[p.role.parent]
+            seen += 1
         return p
 
     def live_pid(self, rec: int) -> int | None:
@@ -931,8 +1002,27 @@ class Replayer:
         finally:
             self.wait_time += time.perf_counter() - t0
 
+    def _await_stopped(self, live: int) -> None:
+        """Bounded (the replay's timeout): until live pid `live` is in a tracing stop ('t' in
+        /proc/PID/stat) or gone."""
+        t0 = time.perf_counter()
+        deadline = t0 + self.timeout
+        try:
+            while time.perf_counter() < deadline:
+                try:
+                    with open(f"/proc/{live}/stat", "rb") as f:
+                        state = f.read().rsplit(b")", 1)[1].split()[0]
+                except (OSError, IndexError):
+                    return
+                if state in (b"t", b"Z", b"X"):
+                    return
+                time.sleep(0.0005)
+        finally:
+            self.wait_time += time.perf_counter() - t0
+
     def _after_event(self, p: Proc, status: int) -> None:
         p.last_status = status
+        p.running = False
         if os.WIFEXITED(status) or os.WIFSIGNALED(status):
             p.alive = False
             if p.live:
@@ -1002,9 +1092,11 @@ class Replayer:
                    "auxv": pairs, "auxv_addr": aux_addr}
         return p.image
 
-    def _note_recorded_random(self, p: Proc, base: int, rec_data: bytes) -> None:
-        """Keep the recording's AT_RANDOM bytes when a recorded read shows them (the stack is
-        where it was: ASLR is off), for demangling recorded pointers."""
+    def _note_recorded_random(self, p: Proc, base: int, rec_data: bytes, live: bytes) -> None:
+        """Keep the recording's canary and pointer guard when a recorded read shows them -- the
+        AT_RANDOM bytes (the stack is where it was: ASLR is off), or a thread's TCB, where glibc
+        keeps copies (stack_guard at +0x28, pointer_guard at +0x30; recognised by the live read
+        holding this run's canary and guard there) -- for demangling recorded pointers."""
         img = self._image(p)
         if img is None or p.rec_random is not None:
             return
@@ -1012,6 +1104,13 @@ class Replayer:
         if base <= a and a + 16 <= base + len(rec_data):
             raw = rec_data[a - base:a + 16 - base]
             p.rec_random = (_Q.unpack_from(raw, 0)[0] & ~0xFF, _Q.unpack_from(raw, 8)[0])
+            return
+        for tp in self._tps:
+            k = tp + 0x28 - base
+            if 0 <= k and k + 16 <= min(len(rec_data), len(live)) and \
+                    _Q.unpack_from(live, k) == (img["canary"],) and _Q.unpack_from(live, k + 8) == (img["guard"],):
+                p.rec_random = (_Q.unpack_from(rec_data, k)[0], _Q.unpack_from(rec_data, k + 8)[0])
+                return
 
     def _ldso_memory(self, p: Proc) -> list[Region]:
         """ld.so's own writable memory in the live process: its rw file mappings and the
@@ -1064,18 +1163,82 @@ class Replayer:
                 if any(r.start <= base < r.end or base <= r.start < base + len(data) for r in heap)]
         if seen:
             rec.levels = set().union(*(M.levels_in(d) for d in seen))
+        facts = self.s.meta.raw.get("machine")
+        if isinstance(facts, dict) and isinstance(facts.get("glibc_hwcaps"), list):
+            rec.levels = set(facts["glibc_hwcaps"])  # written down by the recorder itself
         p.machine = M.MachineFacts(rec, live)
         return p.machine
 
     def _in_ldso(self, p: Proc, addr: int) -> bool:
         return any(r.start <= addr < r.end for r in self._ldso_memory(p))
 
+    def changed_files(self) -> dict[str, tuple[int, int]]:
+        """The files the debugger read (its own preads of ordinary files, re-read here) whose
+        bytes on this machine are not the recorded ones: realpath -> (line, file offset of the
+        first differing byte).  Read once per replay; evidence, not a guess, that this machine
+        has another build of the file (another libc6 package, say)."""
+        if self._changed is None:
+            self._changed = {}
+            for rec in self.s.records:
+                if not isinstance(rec, S.MemIOCall) or rec.name != "pread64" or rec.proc_pid is not None \
+                        or not rec.path or rec.path.startswith("/proc/") or rec.data is None:
+                    continue
+                real = os.path.realpath(rec.path)
+                if real in self._changed:
+                    continue
+                try:
+                    with open(real, "rb") as f:
+                        live = os.pread(f.fileno(), len(rec.data), rec.offset)
+                except OSError:
+                    continue
+                if live != rec.data:
+                    k = next((i for i, (a, b) in enumerate(zip(live, rec.data)) if a != b),
+                             min(len(live), len(rec.data)))
+                    self._changed[real] = (rec.lineno, rec.offset + k)
+            facts = self.s.meta.raw.get("machine")
+            files = facts.get("files") if isinstance(facts, dict) else None
+            for path, digest in (files.items() if isinstance(files, dict) else ()):
+                if digest and path not in self._changed and M.file_digest(path) not in (None, digest):
+                    self._changed[path] = (0, 0)  # meta.json's digest (line 0: not a trace line)
+        return self._changed
+
+    def _build_reason(self, path: str) -> str | None:
+        ch = self.changed_files().get(os.path.realpath(path))
+        if ch is None:
+            return None
+        if ch[0] == 0:
+            return (f"{path} is another build here than the recorder's: its sha256 differs from the "
+                    "one meta.json's machine facts give")
+        return (f"{path} is another build here than the recorder's: the debugger's own read of the "
+                f"file at line {ch[0]} differs from this machine's file from offset {ch[1]:#x} on")
+
+    def _built_elsewhere(self, p: Proc, addr: int) -> str | None:
+        """Why memory at live `addr` may hold other bytes: it is a mapping of a file that is
+        another build here, or ld.so's own memory while ld.so is another build."""
+        if not self.changed_files():
+            return None
+        for r in self._regions(p):
+            if r.start <= addr < r.end and r.path.startswith("/"):
+                return self._build_reason(r.path)
+        if self._in_ldso(p, addr):
+            ld = next((r.path for r in self._regions(p) if "/ld-linux" in r.path), None)
+            why = self._build_reason(ld) if ld else None
+            return f"ld.so's own memory: {why}" if why else None
+        return None
+
     def _machine_diff(self, p: Proc | None, name: str, rec: Any, live: Any, addr: int | None,
                       ptr: bool) -> Diff | None:
         """ld.so's data (at live `addr`), or a pointer into it (`ptr`: `rec` and `live` both
-        point into ld.so's memory), differs because ld.so chose another hwcaps level here."""
+        point into ld.so's memory), differs because ld.so chose another hwcaps level here; or
+        memory of a file that this machine has in another build (or a pointer into it)."""
         if p is None or not p.exec_seen:
             return None
+        why = self._built_elsewhere(p, addr) if addr is not None else None
+        if why is None and ptr and isinstance(rec, int) and isinstance(live, int):
+            a, b = self._built_elsewhere(p, live), self._built_elsewhere(p, rec & MASK64)
+            why = a if a is not None and b is not None else None
+        if why is not None:
+            return Diff(name, rec, live, "machine", why)
         if addr is not None and not self._in_ldso(p, addr):
             if not ptr:
                 return None
@@ -1131,11 +1294,25 @@ class Replayer:
         rp = self.procs.get(rec)
         if rp is not None and rp.live == live:
             return Diff(name, rec, live, "normalized", f"pid {rec} is live pid {live}")
+        if p is not None and (rp is None or rp.live is None) and rec in self.analysis.roles \
+                and live not in self.rev and _parent_of(live) == p.live:
+            # a new child's pid (fork's result) seen before any event of the child: the live
+            # process of that pid is the tracee's child, so it is the recorded one
+            self.bind(rec, live)
+            return Diff(name, rec, live, "normalized", f"pid {rec} is live pid {live} (a new child of "
+                                                       f"{p.rec}, known from its parent's call)")
         if rec == self.analysis.debugger_pid and live == os.getpid():
             return Diff(name, rec, live, "normalized", "the debugger's own pid is the replayer's")
+        if rec == self.s.meta.raw.get("recorded_pid_of_target_parent") and live == os.getpid():
+            return Diff(name, rec, live, "normalized",
+                        "the attached target's parent: the recorder then, the replayer here")
         d = self._role_diff(p, name, rec, live)
         if d is not None:
             return d
+        if p is not None and p.role.kind == "attached" and not p.resumed and name in _ATTACH_POINT:
+            return Diff(name, rec, live, "run-dependent",
+                        "the attach point: the attached target was stopped elsewhere in its loop than "
+                        "in the recording (where an attach lands is timing); until its first resume")
         if p is None or size != 8:
             return None
         rec &= MASK64
@@ -1149,7 +1326,8 @@ class Replayer:
         if (1 << 32) <= live < (1 << 62) and (1 << 32) <= rec < (1 << 62) and self._in_tsc_window(live):
             return Diff(name, rec, live, "run-dependent",
                         "timing: a TSC value (rdtsc) the target read in this run")
-        img = self._image(p)
+        q = self._space(p)  # a thread's canary and guard are its process's
+        img = self._image(q)
         if img is not None:
             if live == img["canary"] and (rec & 0xFF) == 0:
                 return Diff(name, rec, live, "run-dependent",
@@ -1157,9 +1335,9 @@ class Replayer:
             if live == img["guard"]:
                 return Diff(name, rec, live, "run-dependent",
                             "random: the pointer guard (from AT_RANDOM)")
-            if p.rec_random is not None:
+            if q.rec_random is not None:
                 lp = _ror17(live) ^ img["guard"]
-                rp_ = _ror17(rec) ^ p.rec_random[1]
+                rp_ = _ror17(rec) ^ q.rec_random[1]
                 sh = self._shift_of(p, lp)
                 if lp == rp_ or (sh is not None and (rp_ - lp) & MASK64 == sh.delta & MASK64):
                     return Diff(name, rec, live, "run-dependent",
@@ -1187,7 +1365,25 @@ class Replayer:
         d = self._stack_diff(p, name, rec, live)
         if d is not None:
             return d
+        d = self._vdso_diff(p, name, rec, live)
+        if d is not None:
+            return d
         return self._machine_diff(p, name, rec, live, addr, True)
+
+    def _vdso_diff(self, p: Proc | None, name: str, rec: int, live: int) -> Diff | None:
+        """A pointer into the vDSO whose target moved: the vDSO is the kernel's own image, so
+        another kernel build lays out its dynamic section, symbols and strings differently
+        (ld.so's link_map of linux-vdso.so.1 holds such pointers).  Only when the recording was
+        made under another kernel build and both values fall inside this run's vDSO."""
+        krec = self.s.meta.raw.get("kernel")
+        if p is None or not p.exec_seen or not krec or krec == os.uname().release:
+            return None
+        for r in self._regions(p):
+            if r.path == "[vdso]" and r.start <= live < r.end and r.start <= rec < r.end:
+                return Diff(name, rec, live, "machine",
+                            f"a pointer into the vDSO, the kernel's own image: recorded under {krec}, "
+                            f"replayed under {os.uname().release}, whose vDSO is laid out otherwise")
+        return None
 
     def _annotate(self, p: Proc | None, base: int, live: bytes) -> list[tuple[int, int, str]]:
         """Live address ranges of a buffer read at `base` whose contents legitimately differ
@@ -1204,6 +1400,12 @@ class Replayer:
                                                 f"{krec}, replayed under {os.uname().release})"))
         for a, b in p.random_ranges:
             out.append((a, b, "random: bytes from getrandom(2)"))
+        off = _rseq_offset()
+        if off is not None:
+            for tp in self._tps:
+                out.append((tp + off, tp + off + 32,
+                             "rseq area of a thread (glibc's, at its thread pointer + __rseq_offset): "
+                             "the kernel writes where the thread last ran and its concurrency id (mm_cid)"))
         img = self._image(p)
         if img is not None:
             a = img["random_addr"]
@@ -1322,7 +1524,13 @@ class Replayer:
     def _to_live(self, p: Proc | None, addr: int) -> int:
         """A recorded address of the target as this run has it (learned layout shifts); an
         address inside a live mapping that did not move stays as it is."""
-        if p is None or not p.shifts:
+        if p is None:
+            return addr
+        if p.stack_delta:
+            stack = next((r for r in self._regions(p) if r.path == "[stack]"), None)
+            if stack is not None and stack.start + p.stack_delta <= addr < stack.end + p.stack_delta:
+                return addr - p.stack_delta  # the initial stack sits elsewhere here (learned)
+        if not p.shifts:
             return addr
         for sh in p.shifts:
             if sh.start + sh.delta <= addr < sh.end + sh.delta:
@@ -1391,7 +1599,12 @@ class Replayer:
                 if not isinstance(rec, S.Syscall):
                     rep.context_lines += 1
                     continue
-                res = self._one(rec)
+                try:
+                    res = self._one(rec)
+                except Exception as e:  # one call's failure is that call's verdict, not the run's
+                    res = CallResult(rec.lineno, f"{rec.name}(...)", getattr(rec, "pid", None), diffs=[
+                        Diff("replayer", None, f"{type(e).__name__}: {e}", "unexplained",
+                             "the replayer could not replay this call")])
                 rep.results.append(res.settle() if res.status != "skipped" else res)
                 done += 1
                 if self.progress and (done % 100 == 0 or time.perf_counter() - last_progress > 1.0):
@@ -1401,6 +1614,11 @@ class Replayer:
                 recp = self.rev.get(live)
                 p = self.procs.get(recp) if recp is not None else None
                 d = self._consequence(p, Diff("event", None, st))
+                if d.kind == "unexplained" and recp in self._detached() and \
+                        (os.WIFEXITED(st) or os.WIFSIGNALED(st)):
+                    d.kind, d.reason = "run-dependent", (
+                        "the exit of a process the debugger had detached: the recording ended "
+                        "before the debugger reaped it (its real parent), the replay reaps it")
                 if d.kind == "unexplained":
                     d.reason = f"live pid {live} reported status {st:#x}, which the recording never saw"
                 rep.results.append(CallResult(0, f"(pending event of live pid {live})", recp, diffs=[d]).settle())
@@ -1504,6 +1722,8 @@ class Replayer:
         opts = rec.options
         call = f"wait4({rec.wpid}, {opts:#x}) = {_errtext(want)}"
         res = CallResult(rec.lineno, call, want if want and want > 0 else None)
+        if want in _INTERRUPTED:
+            return _interrupted(res)
         if want is not None and want > 0:
             p = self.procs.get(want)
             timeout = self.timeout if p is None or p.derailed is None else min(self.timeout, 0.3)
@@ -1560,6 +1780,27 @@ class Replayer:
             rec_pid = role.parent if role is not None else None
         return None
 
+    def _attached_thread(self, rec_tid: int) -> Proc | None:
+        """An attach session's debugger attaching a thread of the target that ran before it
+        (`strace -f -p`, `gdb -p` of a threaded process): the recorded thread ids the debugger
+        attached, in order, are the live target's other threads in order of their ids (threads
+        started the same way get ids in the order they were made)."""
+        lead = self.procs.get(self.s.meta.attached_pid) if self.s.meta.attached_pid else None
+        if lead is None or not lead.live or rec_tid == lead.rec:
+            return None
+        want = sorted({r.target for r in self.s.records if isinstance(r, S.PtraceCall)
+                       and r.request in ("PTRACE_ATTACH", "PTRACE_SEIZE") and r.target > lead.rec})
+        try:
+            tids = sorted(int(t) for t in os.listdir(f"/proc/{lead.live}/task") if int(t) != lead.live)
+        except OSError:
+            return None
+        if rec_tid not in want or len(tids) != len(want):
+            return None
+        p = self.bind(rec_tid, tids[want.index(rec_tid)], Role("attached"))
+        p.role = Role("attached")  # a thread of the attached target, whatever its first event was
+        p.exec_seen = True
+        return p
+
     def _absent(self, rec_pid: int) -> Diff:
         return self._consequence(self._owner(rec_pid),
                                  Diff("pid", rec_pid, None, reason="the process never appeared live"))
@@ -1570,6 +1811,8 @@ class Replayer:
     def _waitid(self, rec: S.WaitidCall) -> CallResult:
         call = f"waitid({rec.idtype}, {rec.id}, {rec.options:#x}) = {_errtext(rec.kernel_ret)}"
         res = CallResult(rec.lineno, call, None)
+        if rec.kernel_ret in _INTERRUPTED:
+            return _interrupted(res)
         want_pid = rec.siginfo.get("si_pid") if rec.siginfo else None
         idtype, ident = rec.idtype, rec.id
         if idtype == 1:
@@ -1602,8 +1845,14 @@ class Replayer:
     # -- signals -----------------------------------------------------------------------------------
 
     def _kill(self, rec: S.KillCall) -> CallResult:
-        call = f"{rec.name}({rec.tgid + ', ' if rec.tgid else ''}{rec.target}, {rec.signame}) = {_errtext(rec.kernel_ret)}"
+        call = (f"{rec.name}({str(rec.tgid) + ', ' if rec.tgid else ''}{rec.target}, {rec.signame}) = "
+                f"{_errtext(rec.kernel_ret)}")
         tgt = rec.target
+        dbg = self.analysis.debugger_pid
+        if dbg is not None and (abs(tgt) == dbg or rec.tgid == dbg):
+            # e.g. strace re-raising SIGINT at its own exit: the replayer must not signal itself
+            return CallResult(rec.lineno, call, None, "skipped",
+                              note="the debugger signals itself (its own business, not replayed)")
         live = self.live_pid(abs(tgt)) if tgt else 0
         p = self.procs.get(abs(tgt))
         res = CallResult(rec.lineno, call, abs(tgt) if tgt else None)
@@ -1640,7 +1889,7 @@ class Replayer:
             out = self._mem_diffs(p, rec_data[:n], live[:n], base, False)
             return out + [self._consequence(p, Diff("length", len(rec_data), len(live)))]
         if p is not None and p.exec_seen:
-            self._note_recorded_random(p, base, rec_data)
+            self._note_recorded_random(p, base, rec_data, live)
         ranges = None
         diffs: list[Diff] = []
         end = base + len(rec_data)
@@ -1734,7 +1983,11 @@ class Replayer:
         live = self._to_live(p, addr)
         if live != addr and p is not None:
             sh = self._shift_of(p, live)
-            res.diffs.append(Diff(name, addr, live, "normalized", sh.reason() if sh else "address"))
+            why = sh.reason() if sh else (
+                f"a stack address: the initial stack sits {-p.stack_delta:+#x} from the recording here "
+                f"(learned at line {p.stack_line})" if p.stack_delta and addr - live == p.stack_delta
+                else "address")
+            res.diffs.append(Diff(name, addr, live, "normalized", why))
         return live
 
     def _self_mem_io(self, rec: S.MemIOCall, call: str) -> CallResult:
@@ -1821,7 +2074,9 @@ class Replayer:
         elif r > 0 and rec.data is not None:
             live = data[:len(rec.data)] if rec.truncated else data
             if live != rec.data:
-                res.diffs.append(self._consequence(p, Diff("data", rec.data, live)))
+                why = self._build_reason(path) if p is None else None
+                res.diffs.append(Diff("data", rec.data, live, "machine", why) if why
+                                 else self._consequence(p, Diff("data", rec.data, live)))
         return res
 
     def _vm(self, rec: S.ProcessVmCall) -> CallResult:
@@ -1871,6 +2126,8 @@ class Replayer:
             res.status, res.note = "skipped", "the debugger itself asked to be traced (not replayable)"
             return res
         p = self.procs.get(rec.target)
+        if (p is None or p.live is None) and req in (REQ["ATTACH"], REQ["SEIZE"]):
+            p = self._attached_thread(rec.target)
         if p is None or p.live is None:
             res.diffs.append(self._absent(rec.target))
             return res
@@ -1915,7 +2172,14 @@ class Replayer:
         else:
             res.status, res.note = "skipped", f"PTRACE_{name}: its data is not replayed yet"
             return res
+        if p.running and rec.kernel_ret == 0 and req not in _ANY_STATE:
+            # The recording's request succeeded, so its tracee had stopped, though the debugger
+            # collected no wait for it (a wait a signal interrupted, say): here too, let it stop.
+            self._await_stopped(live)
         r = self.b.ptrace(req, live, addr, data)
+        if req in _RESUMES or req == REQ["DETACH"]:
+            p.resumed = True
+            p.running = r == 0 and req != REQ["DETACH"] and req != REQ["KILL"]
         want = rec.kernel_ret
         if r != want:
             # Only a request the backend declares it lacks is "not-implemented"; any other
@@ -1932,6 +2196,8 @@ class Replayer:
         if req == REQ["GETREGS"] and rec.regs is not None:
             lv = decode_regs(buf)
             p.sp = lv["rsp"]
+            if lv.get("fs_base"):
+                self._tps.add(lv["fs_base"])  # a thread pointer: its rseq area is known from it
             res.diffs += compare_regs(rec.regs, lv, lambda f, a, b: self._explain_value(p, f, a, b))
             res.diffs = [self._consequence(p, d) for d in res.diffs]
             self.last_regs[rec.target] = (rec.regs, lv)
@@ -1987,7 +2253,7 @@ class Replayer:
                 else:
                     res.diffs.append(self._consequence(p, Diff("iov_len", rec.iov["iov_len"], ln)))
             if rec.regs is not None and addr == 1:
-                lv = decode_regs(bytes(buf[:_REGS.size]))
+                lv = decode_regs(bytes(buf[:min(ln, _REGS.size) if isinstance(ln, int) and ln >= 0 else _REGS.size]))
                 res.diffs += [self._consequence(p, d) for d in compare_regs(
                     rec.regs, lv, lambda f, a, b: self._explain_value(p, f, a, b))]
         elif req == REQ["SETOPTIONS"] or req == REQ["SEIZE"]:
@@ -2032,6 +2298,33 @@ _EVENT_NAMES = {EVENT_FORK: "FORK", EVENT_VFORK: "VFORK", EVENT_CLONE: "CLONE", 
 _AT_NAMES = {3: "AT_PHDR", 6: "AT_PAGESZ", 16: "AT_HWCAP", 17: "AT_CLKTCK", 25: "AT_RANDOM",
              26: "AT_HWCAP2", 27: "AT_RSEQ_FEATURE_SIZE", 28: "AT_RSEQ_ALIGN", 31: "AT_EXECFN",
              33: "AT_SYSINFO_EHDR", 51: "AT_MINSIGSTKSZ"}
+
+
+_rseq_off: list = []
+
+
+def _rseq_offset() -> int | None:
+    """glibc's ``__rseq_offset`` (the rseq area's offset from the thread pointer), read from this
+    process's own libc -- the targets here run the same libc; None where glibc has none."""
+    if not _rseq_off:
+        try:
+            import ctypes
+
+            _rseq_off.append(ctypes.c_ssize_t.in_dll(ctypes.CDLL(None), "__rseq_offset").value)
+        except (OSError, ValueError, AttributeError):
+            _rseq_off.append(None)
+    return _rseq_off[0]
+
+
+def _parent_of(pid: int) -> int | None:
+    """The parent pid of live `pid` (/proc/PID/stat field 4); None when it is not a pid."""
+    if not 0 < pid < (1 << 22):
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _last_cpu(pid: int | None) -> int | None:
