@@ -1,7 +1,7 @@
 """The host system-call binding: ptrace(2), wait, signals and remote memory, through cffi (ABI mode).
 
 No compiler is needed: the C declarations below are parsed at import and resolved against the
-running process's libc with ``ffi.dlopen(None)``.  Everything here is x86-64 Linux only.
+running process's libc (``ffi.dlopen("libc.so.6")``).  Everything here is x86-64 Linux only.
 
 Conventions
 -----------
@@ -94,7 +94,9 @@ ffi.cdef(
     int sigaddset(void *set, int signum);
     """
 )
-lib = ffi.dlopen(None)
+# libc itself, not the process's global scope: inside a debugger run by `lxbrand run`, ptrace,
+# waitpid and syscall in the global scope are the preload library's, which would call us back.
+lib = ffi.dlopen("libc.so.6")
 
 # syscall() is variadic; glibc implements it in assembly (it never reads %al), so calling it through a
 # fixed-arity pointer is exact on x86-64 and lets cffi convert Python ints without per-call casts.
