@@ -679,7 +679,9 @@ def test_xstate_getregset_like_the_host(twins, bits):
         got[api] = out
     assert got[LX] == got[HOST]
     (rc, n), area = got[LX][:2]
-    assert rc == 0 and n >= 576 and n % 64 == 0
+    # the size is this CPU's (2440 on an AMD EPYC here, 2688 or 832 elsewhere): not a multiple of
+    # anything in general, so only the legacy area and header are a floor; lx == host above
+    assert rc == 0 and n >= 576
     xcr0 = int.from_bytes(area[464:472], "little")
     assert xcr0 & 3 == 3  # x87 and SSE, as the host writes XCR0 into sw_reserved for debuggers
     assert got[LX][2:] == [(0, 104), (-errno.EINVAL, 100), (0, 8), (0, 0), True]

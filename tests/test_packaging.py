@@ -58,11 +58,16 @@ def venv(wheel, tmp_path_factory) -> Path:
 
 def _run(venv: Path, *cmd: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NATIVE_PROC_SOCKET")}
+    # A procd address of this venv's own: the user's well-known one may be served by the
+    # procd other tests started, and `status` must find nobody there.
+    _run.calls = getattr(_run, "calls", 0) + 1  # a new address per command: none left in its grace
+    env["NATIVE_PROC_SOCKET"] = str(venv.parent / f"np{_run.calls}" / "procd.sock")
     # run from a directory that holds no checkout: only the installed package can be imported
     return subprocess.run([str(venv / "bin" / cmd[0]), *cmd[1:]], cwd=venv.parent, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.timeout(900)  # with the module's wheel and venv set-up (pip), on a loaded 2-core machine
 def test_installed_commands(venv):
     res = _run(venv, "python", "-c", "import lxbrand, native_proc; print(lxbrand.__file__)")
     assert res.returncode == 0 and str(venv) in res.stdout, (res.stdout, res.stderr)

@@ -293,7 +293,13 @@ def test_guardian_is_not_controlled_and_holds_nothing(tmp_path):
         gpid = srv.guardian_pid()
 
         def fds() -> dict[int, str]:
-            return {int(f): os.readlink(f"/proc/{gpid}/fd/{f}") for f in os.listdir(f"/proc/{gpid}/fd")}
+            out = {}
+            for f in os.listdir(f"/proc/{gpid}/fd"):
+                try:
+                    out[int(f)] = os.readlink(f"/proc/{gpid}/fd/{f}")
+                except FileNotFoundError:
+                    pass  # closed between the listing and the look (it is closing them now)
+            return out
 
         # Once set up (just after the fork it still holds procd's): stdin/stdout on /dev/null,
         # stderr, and its pipe from procd; no socket, no procd file.

@@ -218,7 +218,13 @@ def main(pattern: str | None = None, json_path: str | None = None, out: TextIO |
     except MissingTool as e:
         print(f"lxbrand conform: {e}", file=sys.stderr)
         return 2
-    lxbrand.ensure_procd()
+    from native_proc.rendezvous import ProcdError
+
+    try:
+        lxbrand.ensure_procd()
+    except ProcdError as e:
+        print(f"lxbrand conform: {e}", file=sys.stderr)
+        return 2
     print(f"{'scenario':<40} {'verdict':<9} first difference", file=out)
     report = run(pattern=pattern, progress=lambda r: print(_row(r, width), file=out, flush=True))
     if report.selected < report.total:
@@ -234,7 +240,11 @@ def main(pattern: str | None = None, json_path: str | None = None, out: TextIO |
     for w in report.warnings:
         print(f"warning: {w}", file=out)
     if json_path:
-        Path(json_path).write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        try:
+            Path(json_path).write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        except OSError as e:
+            print(f"lxbrand conform: can't write {json_path}: {e.strerror}", file=sys.stderr)
+            return 2
     if not report.selected:
         print(f"no scenario matches -k {pattern!r}", file=out)
     print(f"{report.selected} scenarios, each on both backends, in {report.seconds:.2f} s", file=out)

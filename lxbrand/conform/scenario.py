@@ -48,15 +48,32 @@ def bound(seconds: float) -> float:
     return seconds * wait_scale()
 
 
-def waited_text(timeout: float, started: float) -> str:
-    """'within 15 s (waited 15.0 s, load average 3.1)': what a failure message says of a wait."""
+def waited_text(timeout: float, started: float, pid: int | None = None) -> str:
+    """'within 15 s (waited 15.0 s, load average 3.1; <pid> is T (tracing stop), tracer 123)':
+    what a failure message says of a wait, with the host's view of the awaited process."""
     import time
 
     try:
         load = f", load average {os.getloadavg()[0]:.1f}"
     except OSError:
         load = ""
-    return f"within {timeout:g} s (waited {time.monotonic() - started:.2f} s{load})"
+    return f"within {timeout:g} s (waited {time.monotonic() - started:.2f} s{load}{host_view(pid)})"
+
+
+def host_view(pid: int | None) -> str:
+    """'; the process is T (tracing stop), tracer 123': the host's State and TracerPid of `pid`,
+    so that a missing report can be told from a process that never stopped."""
+    if pid is None or pid <= 0:
+        return ""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+    except OSError as e:
+        return f"; the process is gone ({e.strerror})"
+    return (f"; the process is {fields.get('State', '?').strip()}, "
+            f"tracer {fields.get('TracerPid', '?').strip()}, we are {os.getpid()}, pending "
+            f"{fields.get('SigPnd', '?').strip()}/{fields.get('ShdPnd', '?').strip()}, "
+            f"blocked {fields.get('SigBlk', '?').strip()})")
 
 __all__ = ["Obs", "scenario", "SCENARIOS", "Scenario", "Dbg", "REG_NAMES", "status_text", "errname",
            "signame"]

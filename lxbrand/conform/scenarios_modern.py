@@ -80,7 +80,10 @@ def wait_for(d: Dbg, pid: int, opts: int = 0, timeout: float = T, must: bool = T
         else:
             d.b.adopt(ret)
     if ret == 0 and must:
-        raise NoEvent(f"{label}: nothing {waited_text(timeout, started)}")
+        # where in the scenario it stopped: the step before this wait (its own entry is last)
+        before = d.obs.entries[-2] if len(d.obs.entries) > 1 else "the start"
+        raise NoEvent(f"{label} (step {len(d.obs.entries)}, after {before!r}): "
+                      f"nothing {waited_text(timeout, started, pid)}")
     return ret, status
 
 
@@ -682,6 +685,28 @@ def event_exit(b, t):
         eventmsg(d, p3, status=True)
         cont(d, p3)
         wait_for(d, p3)
+
+
+@scenario("event/thread-exit-leader-wait")
+def event_thread_exit_leader_wait(b, t):
+    """A traced thread exits (no TRACEEXIT) while the tracer waits for the leader only: Linux lets
+    the exit wake the leader's pthread_join by itself, so wait4(<pid>) sees the leader reach B with
+    no wait on the thread; the thread's exit (21) is reported afterwards (found replaying a gdb
+    session whose stand-in waits for pids one by one)."""
+    d = Dbg(b, t)
+    pid = d.traceme("thread-exit", prog=M)
+    setopt(d, pid, O.TRACECLONE)
+    cont(d, pid)
+    wait_for(d, pid)
+    tid = eventmsg(d, pid, "thread")
+    if not tid:
+        return
+    wait_for(d, tid, WALL)
+    cont(d, tid)
+    cont(d, pid)
+    wait_for(d, pid)
+    wait_for(d, tid, WALL)
+    exit_via(d, pid)
 
 
 @scenario("event/exit-thread")

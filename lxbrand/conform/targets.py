@@ -3,8 +3,8 @@
 Scenarios must see the same addresses under both backends, so the target is linked static and
 non-PIE (its symbols are link-time constants, read with `nm`), started with ASLR off
 (personality(ADDR_NO_RANDOMIZE) in the child before exec), and exec'ed with the same argv and
-a fixed environment (the lx child inherits NATIVE_PROC_SOCKET, which would otherwise move the
-initial stack).
+a fixed environment (the tests' own environment may differ between runs and would otherwise move
+the initial stack).
 
 The target, `conf`, takes its mode as argv[1].  Every traced mode runs: set-up (handlers),
 checkpoint A (an `int3`: a SIGTRAP stop the tracer resumes with signal 0), the mode's body,
