@@ -29,7 +29,7 @@ debuggers' probe children do) raise SIGSTOP with kill(getpid()) right after the 
   nx             maps a RW page holding int3 at `nx_page`, SIGSTOP, returns into it (gdb)
   sysinfo        SIGSTOP, chdir("", 0xbad1fed1..), gettid(0xcaf0bea0..), exit_group(0, 0xfac1c0d1..)
   selfstop-exec  SIGSTOP, getpid, getppid, execve(self, "exit3")   (strace's startup child)
-  exit3          exit_group(3) at once       attachee   as in `conf`
+  exit3          exit_group(3) at once       attachee   as in `conf`, in a process group of its own
   rtqueue        blocks SIGUSR2, 40, 41; queues 40/0x1111, 41/0x2222, 40/0x3333 to the process,
                  SIGUSR2 to the process, 40 (tgkill) and 41/0x4444 to the thread; A; unblocks; B
   seccomp        a filter answering getppid with SECCOMP_RET_TRACE|0x1234; A; getppid -> r_call1,
@@ -281,6 +281,10 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "exit3")) {
         S1(SYS_exit_group, 3);
     } else if (!strcmp(m, "attachee")) {
+        /* A process group of its own, never orphaned while its parent (the tester, in another
+         * group of the session) lives: the kernel discards SIGTSTP/TTIN/TTOU in an orphaned
+         * group, and the tester's own group is orphaned once the shell that started it is gone. */
+        S2(SYS_setpgid, 0, 0);
         for (;;) { S0(SYS_pause); if (usr1_hits) S1(SYS_exit_group, 10 + usr1_hits); }
     } else if (!strcmp(m, "attachee-threads")) {  /* a thread in pause(), then as attachee */
         spawn_thread(0, thr_pause);
