@@ -136,7 +136,8 @@ static void say(const char *what) {
     fprintf(stderr, "lxbrand run: %s%s%s\n", what, err ? ": " : "", err ? err : "");
 }
 
-/* Python is here and the shim loaded, or 0 after saying why not (once).  Called with depth > 0. */
+/* 1: Python is here and the shim loaded; 0 after saying why not (once); -1: the debugger's own
+ * interpreter is not started yet (ask again later).  Called with depth > 0. */
 static int ensure_shim(void) {
     static int started;
     if (f_ptrace)
@@ -158,12 +159,11 @@ static int ensure_shim(void) {
         return 0;
     }
     if (!py.IsInitialized()) {
-        if (started || !ours) {
-            /* A debugger that embeds Python and has not started it yet: never start it for it. */
-            fprintf(stderr, "lxbrand run: the debugger's own Python is not started yet\n");
-            failed = 1;
-            return 0;
-        }
+        if (started || !ours)
+            /* A debugger that embeds Python and has not started it yet (gdb reaps a child it ran
+             * at start-up before it starts Python): never start it for it; the caller passes the
+             * call to libc -- nothing can be traced through lx before the shim is there. */
+            return -1;
         char *old = getenv("PYTHONHOME"), *saved = old ? strdup(old) : NULL;
         if (*pythonhome)
             setenv("PYTHONHOME", pythonhome, 1);
@@ -207,13 +207,18 @@ static int ensure_shim(void) {
     return f_ptrace != NULL;
 }
 
+#define NOT_YET (-4096L - 1)  /* call()'s answer before the debugger's Python is started */
+
 /* One shim call, fn(a, b, c, d) with c and d unsigned (addresses): its long result, or -ENOSYS
  * when the shim is not there.  errno is left as it was. */
 static long call(PyObject **fn, long a, long b, unsigned long c, unsigned long d) {
     long r = -ENOSYS;
     int saved = errno;
     depth++;
-    if (ensure_shim()) {
+    int ready = ensure_shim();
+    if (ready < 0)
+        r = NOT_YET;
+    else if (ready) {
         PyGILState_STATE g = py.GILState_Ensure();
         PyObject *res = py.Object_CallFunction(*fn, "llkk", a, b, c, d);
         if (res) {
@@ -239,16 +244,31 @@ static long as_libc(long r) {
     return r;
 }
 
-static long shim_ptrace(int req, pid_t pid, void *addr, void *data) {
-    return call(&f_ptrace, req, pid, (unsigned long)addr, (unsigned long)data);
+/* A libc call's result as the shim's (-errno on failure). */
+static long as_raw(long r) {
+    return r < 0 ? -(long)errno : r;
 }
 
+static long shim_ptrace(int req, pid_t pid, void *addr, void *data) {
+    long r = call(&f_ptrace, req, pid, (unsigned long)addr, (unsigned long)data);
+    if (r == NOT_YET) {
+        fprintf(stderr, "lxbrand run: ptrace request %d before the debugger started its Python: "
+                "not traced through lx (ENOSYS)\n", req);
+        r = -ENOSYS;
+    }
+    return r;
+}
+
+/* The waits before the shim is there are for children the debugger ran itself (none can be
+ * an lx tracee yet): the kernel answers them. */
 static long shim_wait4(pid_t pid, int *status, int options, struct rusage *ru) {
-    return call(&f_wait4, pid, (unsigned)options, (unsigned long)status, (unsigned long)ru);
+    long r = call(&f_wait4, pid, (unsigned)options, (unsigned long)status, (unsigned long)ru);
+    return r == NOT_YET ? as_raw(real_wait4(pid, status, options, ru)) : r;
 }
 
 static long shim_waitid(idtype_t idtype, id_t id, siginfo_t *infop, int options) {
-    return call(&f_waitid, idtype, (unsigned)options, (unsigned long)infop, id);
+    long r = call(&f_waitid, idtype, (unsigned)options, (unsigned long)infop, id);
+    return r == NOT_YET ? as_raw(real_waitid(idtype, id, infop, options)) : r;
 }
 
 /* glibc's ptrace(): PEEK* return the word (errno 0) where the system call stores it at data. */

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import signal
 import struct
 import time
 from dataclasses import dataclass, field
@@ -450,6 +451,7 @@ class Engine:
             return
         if proc.trap_state == 0:
             proc.trap_state, proc.trap_status = 1, st
+            _sigcld(proc)
         for p, (caller, idtype, id, options) in list(self.waiters.items()):
             got = self._take_report(caller, idtype, id, options)
             if got is not None:
@@ -748,6 +750,9 @@ class Engine:
             # A new stop without a resume between (SIGKILL at a stop reaching the EXIT event):
             # it is a new report for the parent.
             proc.trap_state = 0
+        if (lwp.istop and lwp.lwpid != 1 and why != PR_WHY.PR_REQUESTED
+                and proc.flags & _PR_PTRACE and proc.flags & _PR_ASYNC):
+            _sigcld(proc)  # a sibling's own report (the leader's comes from _report)
         if lwp.istop and why != PR_WHY.PR_REQUESTED and not (proc.flags & 0x800000):  # PR_ASYNC
             for other in proc.lwps.values():
                 if other is not lwp and not other.istop:
@@ -1067,7 +1072,10 @@ class Engine:
                 return
         ssig = LTOS[sig]
         if self._sig_traced(proc, ssig):
-            lwp.cursig, lwp.curinfo = ssig, winfo or status.solaris_siginfo(info)
+            # (si_trapno names the fault the signal stands for, as for a PR_FAULTED stop: a
+            # step over a syscall and an int3 share TRAP_BRKPT, and Linux tells them apart)
+            lwp.cursig, lwp.curinfo = ssig, winfo or status.solaris_siginfo(
+                info, fault=int(flt) if flt is not None else None)
             self.stop_lwp(lwp, PR_WHY.PR_SIGNALLED, ssig)
             return
         if lwp.dstop:
@@ -1403,6 +1411,20 @@ def _tgid(tid: int) -> int:
     except OSError:
         pass
     return tid
+
+
+def _sigcld(proc: Proc) -> None:
+    """Tell a PR_PTRACE process's parent (its tracer) that a stop is there to wait for, as the
+    lx brand's sigcld() does: the host tells procd, its tracer on the host, and nobody else, and
+    a Linux debugger (gdb) sleeps in sigsuspend until SIGCHLD comes.  Sent with kill(): the
+    kernel lets no other process queue a CLD_TRAPPED siginfo, so si_code is SI_USER and si_pid
+    procd's (docs/limitations.md)."""
+    if proc.parent <= 1:
+        return  # unknown (0 would be procd's own group) or init's
+    try:
+        os.kill(proc.parent, signal.SIGCHLD)
+    except OSError:
+        pass  # the parent is gone (the report is then nobody's) or not ours to signal
 
 
 def _proc_owner(pid: int) -> tuple[int, int] | None:

@@ -211,6 +211,11 @@ class Procd:
         self.engine.timers.append((time.monotonic() + delay, fn))
 
     def run(self, ready_fd: int | None) -> None:
+        # The signal mask is inherited across exec: the process that started us may have had
+        # SIGCHLD blocked (gdb and strace block it around their waits, and a TRACEME child
+        # starts procd from inside such a wait's caller), and a blocked SIGCHLD would never
+        # wake the loop for a host event.  Nothing procd relies on may stay blocked.
+        signal.pthread_sigmask(signal.SIG_SETMASK, ())
         self.guardian.start()
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)

@@ -43,6 +43,7 @@ _ARMS: dict[str, tuple[tuple[int, int, int], ...]] = {
 # Solaris SIGTRAP code -> (Linux code, si_addr is the pc?)
 _TRAP_TO_LINUX: dict[int, tuple[int, bool]] = {
     1: (_SI_KERNEL, False),  # TRAP_BRKPT (int3): Linux's do_int3 sends SI_KERNEL, no address
+    # (TRAP_BRKPT with si_trapno FLTTRACE is a step over a syscall: Linux's own TRAP_BRKPT)
     2: (2, True),  # TRAP_TRACE (single step)
     3: (4, True),  # TRAP_RWATCH -> TRAP_HWBKPT
     4: (4, True),  # TRAP_WWATCH -> TRAP_HWBKPT
@@ -53,6 +54,14 @@ _TRAP_TO_SOLARIS: dict[int, int] = {_SI_KERNEL: 1, 1: 1, 2: 2, 4: 4}
 # Solaris FPE_FLTDEN has no Linux code of its own.
 _FPE_TO_LINUX = {9: 14}  # FPE_FLTDEN -> FPE_FLTUNK
 _FPE_TO_SOLARIS = {14: 9}
+
+
+_FLTTRACE = 4
+
+
+def _trapno(sol: bytes) -> int:
+    """The fault arm's si_trapno (the FLT the trap was; procd fills it from the host's code)."""
+    return struct.unpack_from("<i", sol, 24)[0] if len(sol) >= 28 else 0
 
 
 def _arm(lsig: int, lcode: int) -> str:
@@ -85,6 +94,8 @@ def to_linux(sol: bytes, pc: int = 0) -> bytes:
     pc_addr = False
     if scode <= 0 or scode > 0x7FF:  # generic: sent by a process, or kernel-internal
         lcode = SOLARIS_TO_LINUX_SI_GENERIC.get(scode, _SI_KERNEL)
+    elif lsig == _SIGTRAP and scode == 1 and _trapno(sol) == _FLTTRACE:
+        lcode, pc_addr = 1, True  # a step over a syscall instruction: Linux's TRAP_BRKPT, at the pc
     elif lsig == _SIGTRAP:
         lcode, pc_addr = _TRAP_TO_LINUX.get(scode, (scode, False))
     elif lsig == 8:

@@ -24,7 +24,7 @@ What this module promises
 * `host_fault()` is the trivial lookup over these tables.
 
 Linux codes: x86 reports int3 as SIGTRAP/SI_KERNEL (not TRAP_BRKPT), a single-step as
-TRAP_TRACE, a debug-register hit as TRAP_HWBKPT, and a general-protection fault (#GP) as
+TRAP_TRACE (but a step over a syscall instruction as TRAP_BRKPT), a debug-register hit as TRAP_HWBKPT, and a general-protection fault (#GP) as
 SIGSEGV/SI_KERNEL, which illumos calls FLTBOUNDS.
 """
 
@@ -78,7 +78,9 @@ _C = LinuxSi
 HOST_FAULTS: dict[tuple[int, int | None], FLT | None] = {
     # SIGTRAP
     (_S.SIGTRAP, _C.SI_KERNEL): FLT.FLTBPT,  # x86 int3
-    (_S.SIGTRAP, _C.TRAP_BRKPT): FLT.FLTBPT,
+    # x86 sends TRAP_BRKPT in one case only: a single step that completed a syscall instruction
+    # (user_single_step_report); it is a trace trap, not a breakpoint
+    (_S.SIGTRAP, _C.TRAP_BRKPT): FLT.FLTTRACE,
     (_S.SIGTRAP, _C.TRAP_TRACE): FLT.FLTTRACE,  # single-step (DR6.BS)
     (_S.SIGTRAP, _C.TRAP_BRANCH): FLT.FLTTRACE,  # PTRACE_SINGLEBLOCK step
     (_S.SIGTRAP, _C.TRAP_HWBKPT): FLT.FLTWATCH,  # data area; see HWBKPT_FAULT for exec areas

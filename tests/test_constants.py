@@ -450,7 +450,7 @@ S, C, F = sg.LinuxSig, sg.LinuxSi, faults.FLT
 @pytest.mark.parametrize(
     "signo, code, area, want",
     [
-        (S.SIGTRAP, C.TRAP_BRKPT, "data", F.FLTBPT),
+        (S.SIGTRAP, C.TRAP_BRKPT, "data", F.FLTTRACE),  # x86: a step over a syscall
         (S.SIGTRAP, C.SI_KERNEL, "data", F.FLTBPT),
         (S.SIGTRAP, C.TRAP_TRACE, "data", F.FLTTRACE),
         (S.SIGTRAP, C.TRAP_HWBKPT, "data", F.FLTWATCH),

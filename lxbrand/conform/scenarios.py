@@ -9,6 +9,7 @@ are in scenarios_modern.py.
 from __future__ import annotations
 
 import signal
+import struct
 
 from structs.ptrace_consts import PTRACE
 
@@ -535,6 +536,13 @@ def resume_singlestep_syscall(b, t):
             # the last arithmetic, which varies from run to run even on the host alone.
             d.obs.regs({n: r[n] for n in ("rip", "rax", "orig_rax", "rcx", "r11")}, volatile={"r11"})
             d.peekuser(pid, DR + 48, "PEEKUSER(DR6)")
+            # x86 reports this step as TRAP_BRKPT (not TRAP_TRACE) with si_addr the pc; gdb takes
+            # an SI_KERNEL here for an int3 and moves the pc back one byte
+            info = bytearray(128)
+            ret = d.b.ptrace(PTRACE.GETSIGINFO, pid, 0, info)
+            signo, _, code = struct.unpack_from("<iii", info)
+            addr = struct.unpack_from("<Q", info, 16)[0]
+            d.obs.value("GETSIGINFO after the step", (ret, signo, code, "pc" if addr == r["rip"] else hex(addr)))
             seen += 1
             if seen == 3:
                 break
