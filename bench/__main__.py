@@ -6,7 +6,7 @@ import importlib
 import os
 import sys
 
-MODULES = ["bench.codec", "bench.procfs", "bench.lx", "bench.waits", "bench.replay"]
+MODULES = ["bench.codec", "bench.procfs", "bench.lx", "bench.waits", "bench.replay", "bench.debuggers"]
 
 
 def main() -> int:

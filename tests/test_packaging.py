@@ -4,6 +4,7 @@ outside it, runs its commands with its data files; the metadata says what it is.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -30,6 +31,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_holds_data_files_license_and_markers(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "lxbrand/conform/limitations.toml" in names
+    assert "lxbrand/preload.c" in names
     for pkg in ("structs", "native_proc", "lxbrand", "bsd"):
         assert f"{pkg}/py.typed" in names, pkg
     assert "lxbrand/tracefmt/decode.py" in names
@@ -62,6 +64,7 @@ def _run(venv: Path, *cmd: str, timeout: float = 300) -> subprocess.CompletedPro
     # procd other tests started, and `status` must find nobody there.
     _run.calls = getattr(_run, "calls", 0) + 1  # a new address per command: none left in its grace
     env["NATIVE_PROC_SOCKET"] = str(venv.parent / f"np{_run.calls}" / "procd.sock")
+    env["XDG_CACHE_HOME"] = str(venv.parent / "cache")  # lxbrand run's compiled glue
     # run from a directory that holds no checkout: only the installed package can be imported
     return subprocess.run([str(venv / "bin" / cmd[0]), *cmd[1:]], cwd=venv.parent, env=env,
                           capture_output=True, text=True, timeout=timeout)
@@ -88,6 +91,10 @@ def test_installed_commands(venv):
     finally:
         sleeper.kill()
         sleeper.wait()
+    if shutil.which("strace"):
+        # the installed glue source, compiled into the (private) cache, under a real strace
+        res = _run(venv, "lxbrand", "run", "--", "strace", "-qq", "-e", "trace=exit_group", "true")
+        assert res.returncode == 0 and "exit_group(0)" in res.stderr, res
     res = _run(venv, "lxbrand", "conform", "-k", "traceme")
     assert res.returncode == 0, res.stdout + res.stderr
     assert " passed, 0 failed" in res.stdout
