@@ -119,7 +119,8 @@ def test_pid_mapping(host_reports, name):
 #: the causes a host replay of a recording made elsewhere may name as "machine"
 MACHINE_CAUSES = ("ld.so's hwcaps/platform selection: another CPU (recorded: ", "a pointer into the vDSO",
                   "the XSAVE area's size", " is another build here than the recorder's",
-                  "ld.so's own memory: ")
+                  "ld.so's own memory: ", "a pointer into ld.so's start-up heap", "ld.so's start-up heap, laid out "
+                  "otherwise", "the stack below the initial stack pointer, where ld.so's start-up ran")
 
 
 @needs_traces

@@ -63,6 +63,7 @@ class CpuSide:
     platform: str | None = None
     minsigstksz: int | None = None
     levels: set[str] | None = None
+    search_elem: int | None = None  # bytes of ld.so's first search-path element (search_elem_size)
 
     def describe(self) -> str:
         parts = []
@@ -76,7 +77,24 @@ class CpuSide:
         if self.levels is not None:
             parts.append("ld.so searched " + (", ".join(f"glibc-hwcaps/{x}" for x in sorted(self.levels, reverse=True))
                                               if self.levels else "no glibc-hwcaps level"))
+        if self.search_elem is not None:
+            parts.append(f"ld.so's first search-path element {self.search_elem:#x} bytes (one status "
+                         "per hwcaps subdirectory it searches)")
         return "; ".join(parts) or "not seen"
+
+
+def search_elem_size(data: bytes, base: int, start: int) -> int | None:
+    """The size of the first block of ld.so's start-up allocator at `start` (read in `data` at
+    `base`), when its first word points just past it inside the same page: ld.so's first
+    allocation is the system search path's element (struct r_search_path_elem), which holds one
+    status per hwcaps subdirectory combination, so its size follows the CPU features ld.so found
+    (its own cpuid, which the auxv does not show).  None when the buffer does not show it."""
+    k = start - base
+    if k < 0 or k + 8 > len(data):
+        return None
+    nxt = struct.unpack_from("<Q", data, k)[0]
+    size = nxt - start
+    return size if 0x28 < size < 0x1000 and size % 8 == 0 else None
 
 
 def side_from_auxv(pairs: list[tuple[int, int]], read_str=None) -> CpuSide:
@@ -107,13 +125,15 @@ class MachineFacts:
                 out.append(name)
         if r.levels is not None and l_.levels is not None and r.levels != l_.levels:
             out.append("levels")
+        if r.search_elem is not None and l_.search_elem is not None and r.search_elem != l_.search_elem:
+            out.append("search_elem")
         return out
 
     def hwcaps_reason(self) -> str | None:
         """Why ld.so's data differs: its hwcaps/platform selection, with each side's features;
         None when the recording and this machine are not known to differ."""
         diff = self.differences()
-        if not diff or not ({"levels", "hwcap", "hwcap2", "platform"} & set(diff)):
+        if not diff or not ({"levels", "hwcap", "hwcap2", "platform", "search_elem"} & set(diff)):
             return None
         return ("ld.so's hwcaps/platform selection: another CPU (recorded: "
                 f"{self.recorded.describe()}; here: {self.live.describe()}), so ld.so's search-path "

@@ -764,6 +764,8 @@ class Proc:
     stack_delta: int | None = None  # recorded - live initial stack position, once learned
     stack_line: int = 0  # ... at this line
     machine: M.MachineFacts | None = None  # recorded vs live CPU facts (per exec)
+    start_stack: int | None = None  # live initial stack pointer (/proc/PID/stat), per exec
+    heap_moved: tuple[int, int, int] | None = None  # (line, recorded, live) of a moved ld.so-heap pointer
     resumed: bool = False  # the debugger has resumed (or detached) it at least once
     running: bool = False  # resumed, and no stop of it reported since
 
@@ -777,6 +779,8 @@ class Proc:
         self.random_ranges.clear()
         self.stack_delta = None
         self.machine = None
+        self.start_stack = None
+        self.heap_moved = None
 
 
 @dataclass
@@ -1141,7 +1145,9 @@ class Replayer:
         try:
             fd = os.open(f"/proc/{p.live}/mem", os.O_RDONLY)
             try:
-                live.levels = set().union(*(M.levels_in(os.pread(fd, r.end - r.start, r.start)) for r in heap))
+                pages = [(r, os.pread(fd, r.end - r.start, r.start)) for r in heap]
+                live.levels = set().union(*(M.levels_in(data) for _, data in pages))
+                live.search_elem = M.search_elem_size(pages[0][1], heap[0].start, heap[0].start)
             finally:
                 os.close(fd)
         except OSError:
@@ -1163,6 +1169,8 @@ class Replayer:
                 if any(r.start <= base < r.end or base <= r.start < base + len(data) for r in heap)]
         if seen:
             rec.levels = set().union(*(M.levels_in(d) for d in seen))
+        rec.search_elem = next((size for base, data in self._rec_reads
+                                if (size := M.search_elem_size(data, base, heap[0].start)) is not None), None)
         facts = self.s.meta.raw.get("machine")
         if isinstance(facts, dict) and isinstance(facts.get("glibc_hwcaps"), list):
             rec.levels = set(facts["glibc_hwcaps"])  # written down by the recorder itself
@@ -1202,10 +1210,34 @@ class Replayer:
                     self._changed[path] = (0, 0)  # meta.json's digest (line 0: not a trace line)
         return self._changed
 
+    def _mapped_file_differs(self, p: Proc, addr: int, rec: bytes, live: bytes) -> str | None:
+        """Evidence, from one read, that a library here is another build than the recorder's:
+        `addr` is in a read-only mapping of a file whose live bytes there are this machine's file
+        bytes (the page was never written), yet the recording read other bytes.  Registered in
+        changed_files(), so that the file's other mappings are named with it."""
+        reg = next((r for r in self._regions(p) if r.start <= addr < r.end), None)
+        if reg is None or not reg.path.startswith("/") or "w" in reg.perms or rec == live:
+            return None
+        off = reg.offset + (addr - reg.start)
+        real = os.path.realpath(reg.path)
+        try:
+            with open(real, "rb") as f:
+                on_disk = os.pread(f.fileno(), len(live), off)
+        except OSError:
+            return None
+        if on_disk != live:
+            return None  # written at run time (relro), or not the file's bytes: no evidence
+        self.changed_files().setdefault(real, (-self._line, off))
+        return self._build_reason(reg.path)
+
     def _build_reason(self, path: str) -> str | None:
         ch = self.changed_files().get(os.path.realpath(path))
         if ch is None:
             return None
+        if ch[0] < 0:
+            return (f"{path} is another build here than the recorder's: at line {-ch[0]} the recording "
+                    f"read bytes of its read-only mapping (file offset {ch[1]:#x}) that this machine's "
+                    "file does not hold there")
         if ch[0] == 0:
             return (f"{path} is another build here than the recorder's: its sha256 differs from the "
                     "one meta.json's machine facts give")
@@ -1217,9 +1249,14 @@ class Replayer:
         another build here, or ld.so's own memory while ld.so is another build."""
         if not self.changed_files():
             return None
-        for r in self._regions(p):
+        regions = self._regions(p)
+        for i, r in enumerate(regions):
             if r.start <= addr < r.end and r.path.startswith("/"):
                 return self._build_reason(r.path)
+            if r.start <= addr < r.end and not r.path and i and regions[i - 1].end == r.start \
+                    and regions[i - 1].path.startswith("/") and regions[i - 1].perms.startswith("rw"):
+                why = self._build_reason(regions[i - 1].path)  # the bss right after its data
+                return f"{os.path.basename(regions[i - 1].path)}'s bss: {why}" if why else None
         if self._in_ldso(p, addr):
             ld = next((r.path for r in self._regions(p) if "/ld-linux" in r.path), None)
             why = self._build_reason(ld) if ld else None
@@ -1234,11 +1271,20 @@ class Replayer:
         if p is None or not p.exec_seen:
             return None
         why = self._built_elsewhere(p, addr) if addr is not None else None
+        if why is None and addr is not None and isinstance(rec, bytes) and isinstance(live, bytes):
+            why = self._mapped_file_differs(p, addr, rec, live)
         if why is None and ptr and isinstance(rec, int) and isinstance(live, int):
             a, b = self._built_elsewhere(p, live), self._built_elsewhere(p, rec & MASK64)
             why = a if a is not None and b is not None else None
         if why is not None:
             return Diff(name, rec, live, "machine", why)
+        if addr is not None and not ptr and self._below_start_stack(p, addr):
+            # ld.so's start-up ran on this part of the stack before the program did: with another
+            # CPU it computed other values there (its hwcaps counts, cache sizes, cpu features),
+            # which stay in slots the program has not written yet
+            why = self._startup_differs(p)
+            return Diff(name, rec, live, "machine", "the stack below the initial stack pointer, where "
+                        f"ld.so's start-up ran: {why}") if why else None
         if addr is not None and not self._in_ldso(p, addr):
             if not ptr:
                 return None
@@ -1248,7 +1294,62 @@ class Replayer:
                 return None
         facts = self._machine(p)
         why = facts.hwcaps_reason() if facts is not None else None
-        return Diff(name, rec, live, "machine", why) if why else None
+        if why:
+            return Diff(name, rec, live, "machine", why)
+        return self._heap_layout_diff(p, name, rec, live, addr, facts)
+
+    def _heap_layout_diff(self, p: Proc, name: str, rec: Any, live: Any, addr: int | None,
+                          facts: M.MachineFacts | None) -> Diff | None:
+        """ld.so's start-up heap laid out otherwise than in the recording, when the recording
+        shows too little of the recorder's CPU to say why: a pointer into that heap that is not
+        the recorded one is the evidence (without ASLR the layout is the same from run to run
+        on one machine), and what the recording read in that heap afterwards is named with it."""
+        heap = [r for r in self._ldso_memory(p) if not r.path]
+        in_heap = lambda a: any(r.start <= a < r.end for r in heap)  # noqa: E731
+        as_int = lambda v: _Q.unpack(v)[0] if isinstance(v, bytes) and len(v) == 8 else v  # noqa: E731
+        r_, l_ = as_int(rec), as_int(live)
+        elem = facts.live.search_elem if facts is not None else None
+        cause = ("its first allocation, the search-path element, holds one status per hwcaps "
+                 "subdirectory combination ld.so found on the CPU" + (f" ({elem:#x} bytes here)" if elem else ""))
+        if isinstance(r_, int) and isinstance(l_, int) and r_ != l_ and in_heap(r_) and in_heap(l_):
+            if p.heap_moved is None:
+                p.heap_moved = (self._line, r_, l_)
+            return Diff(name, rec, live, "machine",
+                        f"a pointer into ld.so's start-up heap, which is laid out otherwise here: {cause}")
+        if addr is not None and in_heap(addr) and p.heap_moved is not None:
+            line, a, b = p.heap_moved
+            return Diff(name, rec, live, "machine",
+                        f"ld.so's start-up heap, laid out otherwise here (a pointer into it was {a:#x} "
+                        f"recorded, {b:#x} here, at line {line}): what the recording read at this "
+                        f"address sits elsewhere; {cause}")
+        return None
+
+    def _startup_differs(self, p: Proc) -> str | None:
+        """What shows that ld.so's start-up ran otherwise here than in the recording (another
+        CPU, its heap laid out otherwise, or a library it loaded another build), or None."""
+        facts = self._machine(p)
+        why = facts.hwcaps_reason() if facts is not None else None
+        if why:
+            return why
+        if p.heap_moved is not None:
+            line, a, b = p.heap_moved
+            return (f"its heap is laid out otherwise here (a pointer into it was {a:#x} recorded, "
+                    f"{b:#x} here, at line {line})")
+        return next((self._build_reason(path) for path in self.changed_files()), None)
+
+    def _below_start_stack(self, p: Proc, addr: int) -> bool:
+        """Whether live `addr` is in the stack mapping below the process's initial stack pointer
+        (argc's slot: everything below it is frames, ld.so's first)."""
+        if p.start_stack is None and p.live:
+            try:
+                with open(f"/proc/{p.live}/stat") as f:
+                    stat = f.read()
+                p.start_stack = int(stat[stat.rindex(")") + 2:].split()[25])  # field 28, startstack
+            except (OSError, ValueError, IndexError):
+                return False
+        if not p.start_stack or addr >= p.start_stack:
+            return False
+        return any(r.path == "[stack]" and r.start <= addr < r.end for r in self._regions(p))
 
     def _stack_diff(self, p: Proc | None, name: str, rec: int, live: int) -> Diff | None:
         """The initial stack sits elsewhere here (the kernel put auxv/platform strings of another
