@@ -52,11 +52,17 @@ def target_status(code: int) -> int | None:
 def spawn(lwpctl: ProcFile, target: int) -> int:
     """Fork a monitor for `target` over the inherited `lwpctl`; returns the monitor's pid."""
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP})
+    tracer = os.getpid()
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
             host.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != tracer:
+                # The tracer died before the death signal was armed: nothing would ever kill
+                # this monitor, and its copy of lwpctl would keep the target from the release
+                # a tracer's death brings (the last close).
+                os._exit(code)
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             while True:

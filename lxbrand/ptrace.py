@@ -35,7 +35,7 @@ from . import caller, debugregs, monitor
 from native_proc import siginfo as SI
 from . import regs as R
 
-__all__ = ["lx_ptrace", "Tracee", "tracee_of", "forget", "adopt", "procd_lost", "PROCD_LOST"]
+__all__ = ["lx_ptrace", "Tracee", "tracee_of", "forget", "adopt", "took", "procd_lost", "PROCD_LOST"]
 
 _PR_PTRACE, _PR_RLC, _PR_KLC, _PR_FORK, _PR_ASYNC = 0x4000000, 0x200000, 0x400000, 0x100000, 0x800000
 _PRSTEP = 0x4
@@ -584,6 +584,22 @@ def _snapshot_or_none(t: Tracee) -> bytes | None:
         return t.snapshot(fp=False)
     except OSError:
         return None
+
+
+_TAKEN = encode_ctl("amd64", [(PCX.PCXTAKEN, None)])
+
+
+def took(t: Tracee) -> None:
+    """The tracer's wait has just handed out `t`'s signal-delivery stop.  Linux's wait clears
+    the stop's signal (only the resume gives one again), so a tracer that dies now, without
+    detaching, leaves the tracee running where one that had not waited leaves it the signal
+    (a tkill(SIGSTOP) then stops the process): procd is told (PCXTAKEN), for its release at
+    the last close.  Posted: no round trip on the wait's path; a failure (the LWP is no
+    longer in that stop) changes nothing."""
+    try:
+        t.lwpctl.post(_TAKEN)
+    except (OSError, ValueError, *PROCD_LOST):
+        pass
 
 
 def _monitor_go(t: Tracee) -> None:

@@ -167,6 +167,20 @@ class _Report:
     status: int
     thread: bool  # a non-leader thread
     exit: bool  # an exit (or death) rather than a stop
+    took: P.Tracee | None = None  # a signal-delivery stop of this tracee: PCXTAKEN when handed out
+
+
+def _signal_stop(t: P.Tracee, snap: bytes, status: int) -> P.Tracee | None:
+    """`t` when `status` (made from `snap`) reports its signal-delivery stop, else None: the
+    stop whose signal a Linux wait takes from the tracee (see P.took)."""
+    return t if not status >> 16 and R.why_what(snap)[0] == PR_WHY.PR_SIGNALLED else None
+
+
+def _hand_out(r: _Report) -> tuple[int, int]:
+    """The (pid, status) the wait returns for `r`; a signal-delivery stop is marked taken."""
+    if r.took is not None:
+        P.took(r.took)
+    return r.tid, r.status
 
 
 # Reports taken but not handed out: a thread group leader's exit while traced threads of it are
@@ -200,14 +214,16 @@ def _take_kept(pid: int) -> tuple[int, int] | None:
         if t.rereport and (pid <= 0 or pid == t.tid):
             t.rereport = False
             try:
-                return t.tid, _stop_status(t, t.snapshot())
+                snap = t.snapshot()
+                status = _stop_status(t, snap)
             except OSError:
-                pass
+                continue
+            return _hand_out(_Report(t.tid, status, t.thread, False, _signal_stop(t, snap, status)))
     for i, r in enumerate(_kept):
         if _ready(r, pid):
             del _kept[i]
             _thread_group.pop(r.tid, None)
-            return r.tid, r.status
+            return _hand_out(r)
     return None
 
 
@@ -279,7 +295,7 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
             continue
         if _ready(r, pid):
             _thread_group.pop(r.tid, None)
-            return r.tid, r.status
+            return _hand_out(r)
         _kept.append(r)
         kept = _take_kept(pid)
         if kept is not None:
@@ -356,8 +372,8 @@ def _report(rpid: int, code: int, sstatus: int, options: int) -> _Report | None:
                     return _QUIET
                 status = _stop_status(tr, snap)
             except OSError:
-                pass
-            return _Report(rpid, status, False, False)
+                return _Report(rpid, status, False, False)
+            return _Report(rpid, status, False, False, _signal_stop(tr, snap, status))
         exited = code in (_CLD_EXITED, _CLD_KILLED, _CLD_DUMPED)
         if exited and tr is not None:
             if tr.monitor:  # our own child, also seized: reported once, here
@@ -379,7 +395,8 @@ def _report(rpid: int, code: int, sstatus: int, options: int) -> _Report | None:
         t.reported_stop = R.why_what(snap)
         if P.quiet_exit(t, snap):
             return _QUIET
-        return _Report(t.tid, _stop_status(t, snap), t.thread, False)
+        status = _stop_status(t, snap)
+        return _Report(t.tid, status, t.thread, False, _signal_stop(t, snap, status))
     if code == _CLD_EXITED and sstatus == monitor.LOST:
         # procd went away under the monitor: the target was taken from us, it did not exit.
         t.monitor = 0

@@ -91,6 +91,7 @@ def pcrun(e: Any, of: Any, proc: Proc, lwp: Lwp | None, flags: int) -> None:
     if flags & _PRCSIG and target.cursig != _SIGKILL_S:
         target.cursig, target.curinfo = 0, b""
         target.deferred_sig = 0
+        target.taken = False
     if flags & _PRCFAULT:
         target.curfault, target.faultinfo = 0, b""
     if flags & _PRSTEP:
@@ -140,6 +141,7 @@ def pccsig(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: Any) -> None:
     if t.cursig == _SIGKILL_S:
         raise OSError(errno.EBUSY, "current signal is SIGKILL")
     t.cursig, t.curinfo, t.deferred_sig = 0, b"", 0
+    t.taken = False
     return None
 
 
@@ -370,6 +372,18 @@ def pcx_listen(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: Any) -> None:
     return None
 
 
+def pcx_taken(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: Any) -> None:
+    """NON-SOLARIS (Linux's wait_task_stopped clearing the stop's exit_code): the tracer's wait
+    took this LWP's signal-delivery stop.  Only for an LWP stopped on an event of interest with
+    PR_SIGNALLED, else EBUSY.  A release at the last close then lets it go without its current
+    signal; a resume, a new stop or PCCSIG forget the mark."""
+    t = _one(proc, lwp)
+    if not (t.istop and t.why == PR_WHY.PR_SIGNALLED):
+        raise OSError(errno.EBUSY, "not stopped on a signal")
+    t.taken = True
+    return None
+
+
 def _unsupported(e: Any, of: Any, proc: Proc, lwp: Lwp | None, op: Any) -> None:
     raise OSError(errno.ENOTSUP, "not offered by this engine yet")
 
@@ -403,6 +417,7 @@ HANDLERS: dict[int, Callable[..., Any]] = {
     PCX.PCXSETSYSNUM: pcx_setsysnum,
     PCX.PCXSTOPFOROPT: pcx_stopforopt,
     PCX.PCXLISTEN: pcx_listen,
+    PCX.PCXTAKEN: pcx_taken,
 }
 
 

@@ -743,6 +743,7 @@ class Engine:
         lwp.istop = why != PR_WHY.PR_JOBCONTROL if istop is None else istop
         lwp.dstop = False
         lwp.step = False
+        lwp.taken = False  # a new stop: not the one the tracer's wait took
         lwp.gen += 1
         self.dirty.add(lwp)
         proc = lwp.proc
@@ -854,7 +855,7 @@ class Engine:
     def run_lwp(self, lwp: Lwp) -> None:
         """Set a /proc-stopped (or merely directed) LWP running again on the host."""
         lwp.why = lwp.what = 0
-        lwp.istop = lwp.dstop = False
+        lwp.istop = lwp.dstop = lwp.taken = False
         lwp.gen += 1
         self.dirty.add(lwp)
         if lwp.slot is not None:
@@ -1312,11 +1313,13 @@ class Engine:
         PR_PTRACE process whose stop its parent has taken with a wait is let go without that
         stop's signal: Linux's wait takes the signal of a signal-delivery stop from the tracee
         (it is given again only by the resume), so a tracer that dies after waiting leaves
-        its tracee running, and one that dies before leaves it the signal."""
-        if proc.trap_state == 2:
-            for lwp in proc.lwps.values():
-                if lwp.istop and (lwp.lwpid == 1 or not proc.flags & _PR_ASYNC):
-                    lwp.cursig = 0
+        its tracee running, and one that dies before leaves it the signal.  The same holds for
+        every LWP whose stop a wait took (PCXTAKEN): monitored tracees and traced threads."""
+        for lwp in proc.lwps.values():
+            took = proc.trap_state == 2 and (lwp.lwpid == 1 or not proc.flags & _PR_ASYNC)
+            if lwp.istop and (took or lwp.taken):
+                lwp.cursig, lwp.curinfo, lwp.info_set = 0, b"", False
+            lwp.taken = False
         proc.sigtrace = proc.flttrace = proc.sysentry = proc.sysexit = 0
         proc.events = 0
         proc.watch.clear()

@@ -47,6 +47,9 @@ class Lwp:
     curfault: int = 0  # FLT* of a PR_FAULTED stop, until cleared or turned into its signal
     faultinfo: bytes = b""
     deferred_sig: int = 0  # host signal held back while the LWP sits in a requested stop
+    # PCXTAKEN (non-Solaris brand hook): the tracer's wait took this signal-delivery stop; a
+    # release at the last close lets the LWP go without cursig (Linux: the wait cleared it)
+    taken: bool = False
     deferred_info: bytes = b""
     # system call state (host numbers)
     in_syscall: bool = False

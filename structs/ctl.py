@@ -51,6 +51,9 @@ illumos kernel accepts them:
   ``B_PTRACE_STOP_FOR_OPT``).
 * ``PCXLISTEN`` (0x1003), no operand: Linux's PTRACE_LISTEN for an LWP in a reportable group
   stop.
+* ``PCXTAKEN`` (0x1004), no operand: the tracer's wait took this LWP's signal-delivery stop
+  (PR_SIGNALLED); a release at the last close lets it go without that signal, as Linux drops
+  the signal of a stop its dead tracer had waited for.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ __all__ = [
     "PCSSIG", "PCKILL", "PCUNKILL", "PCSHOLD", "PCSTRACE", "PCSFAULT", "PCSENTRY", "PCSEXIT",
     "PCSET", "PCUNSET", "PCSREG", "PCSFPREG", "PCSXREG", "PCNICE", "PCSVADDR", "PCWATCH",
     "PCAGENT", "PCREAD", "PCWRITE", "PCSCRED", "PCSASRS", "PCSPRIV", "PCSZONE", "PCSCREDX",
-    "PCXSYSCALL_ONCE", "PCXSETSYSNUM", "PCXSTOPFOROPT", "PCXLISTEN",
+    "PCXSYSCALL_ONCE", "PCXSETSYSNUM", "PCXSTOPFOROPT", "PCXLISTEN", "PCXTAKEN",
     # flags
     "PRCSIG", "PRCFAULT", "PRSTEP", "PRSABORT", "PRSTOP",
     "XSYSCALL_ENTRY", "XSYSCALL_EXIT",
@@ -152,6 +155,7 @@ PCXSYSCALL_ONCE = PCX.PCXSYSCALL_ONCE
 PCXSETSYSNUM = PCX.PCXSETSYSNUM
 PCXSTOPFOROPT = PCX.PCXSTOPFOROPT
 PCXLISTEN = PCX.PCXLISTEN
+PCXTAKEN = PCX.PCXTAKEN
 XSYSCALL_ENTRY = 0x1  # PCXSYSCALL_ONCE flag: stop at the next system-call entry
 XSYSCALL_EXIT = 0x2  # PCXSYSCALL_ONCE flag: stop at the next system-call exit
 
@@ -238,6 +242,7 @@ _OPERAND_KINDS: dict[int, tuple[str, dict[str, Construct] | None]] = {
     PCXSETSYSNUM: (_LONG, None),
     PCXSTOPFOROPT: (_ULONG, None),  # PCX_EVENT bits
     PCXLISTEN: (_NONE, None),
+    PCXTAKEN: (_NONE, None),
 }
 
 

@@ -5,7 +5,7 @@ What this module promises
 -------------------------
 * `PC` — the Solaris control codes PCNULL 0 .. PCSCREDX 31 (written as a `long`, then the
   operand).  `PCX` — the project's extension codes (ARCHITECTURE items 9-10, and the brand
-  hooks for Linux ptrace events PCXSTOPFOROPT / PCXLISTEN), outside the Solaris range
+  hooks for Linux ptrace events PCXSTOPFOROPT / PCXLISTEN / PCXTAKEN), outside the Solaris range
   (>= `PCX_BASE` = 0x1000): they are NOT Solaris and a Solaris /proc would reject them.
   `CTL_CODES` is both, for a ctl interpreter's "is this a known code" check;
   `PCX_SYSCALL_FLAGS` (XSYSCALL_ENTRY / XSYSCALL_EXIT) is PCXSYSCALL_ONCE's operand;
@@ -132,6 +132,13 @@ class PCX(IntEnum):
     #: the LWP stays job-control stopped but no longer on an event of interest (PR_STOPPED
     #: without PR_ISTOP) until SIGCONT, a stop directive or a new group stop.
     PCXLISTEN = 0x1003
+    #: The tracer's wait took this stop (Linux's wait_task_stopped clears the stop's exit_code):
+    #: per LWP, no operand.  Only for an LWP stopped on an event of interest with pr_why
+    #: PR_SIGNALLED, else EBUSY.  Should the process be released at its last close (the tracer
+    #: died without detaching, PR_RLC), such an LWP is let go WITHOUT its current signal, as
+    #: Linux's exit_ptrace drops a signal-delivery stop its tracer has waited for; a resume
+    #: (PCRUN), a new stop and PCCSIG forget the mark.
+    PCXTAKEN = 0x1004
 
 
 CTL_CODES: frozenset[int] = frozenset(int(c) for c in (*PC, *PCX))

@@ -154,7 +154,7 @@ MODERN_GROUPS = {"probe", "options", "event", "seize", "syscall-info", "peeksigi
 MODERN_NAMES = {
     "probe/gdb-exitkill", "probe/gdb-options", "probe/gdb-ret-to-nx", "probe/strace-syscall-info",
     "probe/strace-seize-self", "probe/strace-seize", "probe/strace-startup",
-    "options/unknown-bits", "options/tracesysgood", "options/exitkill",
+    "options/unknown-bits", "options/tracesysgood", "options/exitkill", "options/tracer-death-sigstop",
     "event/fork", "event/vfork", "event/clone-thread", "event/clone-process", "event/exec",
     "event/exec-legacy", "event/exec-from-thread", "event/exit", "event/exit-thread", "event/thread-exit-leader-wait", "event/seccomp",
     "event/options-inherited",

@@ -559,7 +559,7 @@ def test_extension_codes_outside_solaris_range():
     assert all(c >= pc.PCX_BASE for c in pc.PCX)
     assert max(pc.PC) < pc.PCX_BASE
     assert pc.PCX.PCXSYSCALL_ONCE == 0x1000 and pc.PCX.PCXSETSYSNUM == 0x1001
-    assert pc.CTL_CODES == {int(c) for c in pc.PC} | {0x1000, 0x1001, 0x1002, 0x1003}
+    assert pc.CTL_CODES == {int(c) for c in pc.PC} | {0x1000, 0x1001, 0x1002, 0x1003, 0x1004}
     assert pc.PCRUN == 5 and pc.PR_STOPPED == 1 and pc.WA_TRAPAFTER == 8  # module-level names
 
 

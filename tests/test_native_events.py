@@ -1,4 +1,4 @@
-"""native_proc brand hooks for Linux ptrace events (PCXSTOPFOROPT, PCXLISTEN), on real targets.
+"""native_proc brand hooks for Linux ptrace events (PCXSTOPFOROPT, PCXLISTEN, PCXTAKEN), on real targets.
 
 Each test drives one C target through commands on its stdin (fork, vfork, clone, thread, exec,
 exit, seccomp, ping) and watches it through native_proc.client: PR_BRAND event stops, children
@@ -264,16 +264,17 @@ def held_at_birth(pid: int, lwpid: int = 1) -> dict:
 
 
 def test_codes_and_operands():
-    assert (PCX.PCXSTOPFOROPT, PCX.PCXLISTEN) == (0x1002, 0x1003)
+    assert (PCX.PCXSTOPFOROPT, PCX.PCXLISTEN, PCX.PCXTAKEN) == (0x1002, 0x1003, 0x1004)
     # The mask bits are Linux's PTRACE_O_* values: 1 << PTRACE_EVENT_*.
     assert all(int(bit) == 1 << what for what, bit in PCX_EVENT_OF_WHAT.items())
     assert E.JOBCONTROL == 1 and int(E.SECCOMP) == 0x80
     from structs.ctl import decode_ctl
 
     for model, word in (("amd64", 8), ("i386", 4)):
-        raw = encode_ctl(model, [(PCX.PCXSTOPFOROPT, 0xFF), (PCX.PCXLISTEN, None)])
-        assert len(raw) == 2 * word + word  # ulong operand, then a bare code
-        assert decode_ctl(model, raw) == ([(PCX.PCXSTOPFOROPT, 0xFF), (PCX.PCXLISTEN, None)], None)
+        raw = encode_ctl(model, [(PCX.PCXSTOPFOROPT, 0xFF), (PCX.PCXLISTEN, None), (PCX.PCXTAKEN, None)])
+        assert len(raw) == 2 * word + word + word  # ulong operand, then two bare codes
+        assert decode_ctl(model, raw) == ([(PCX.PCXSTOPFOROPT, 0xFF), (PCX.PCXLISTEN, None),
+                                           (PCX.PCXTAKEN, None)], None)
 
 
 def test_errors(target):
@@ -714,3 +715,65 @@ def test_a_child_opened_for_writing_keeps_its_own_last_close(target):
         if cc is not None:
             cc.close()
     assert t.lines(2) == [f"child {child} ran", "reaped 0x500"]
+
+
+# -- PCXTAKEN: the tracer's wait took the stop ---------------------------------------------------
+
+
+def _released_fate(t: Target, taken: bool, resume_between: bool = False) -> str:
+    """Stop `t` on a traced SIGSTOP (PR_SIGNALLED), mark it taken or not, close the only
+    writer (PR_RLC releases the process) and say what the host shows once procd let go."""
+    with npc.open(f"{t.pid}/ctl", os.O_WRONLY) as c:
+        c.write(ctl((PC.PCSTRACE, sigset(SIGSTOP_S)), (PC.PCSET, PR_RLC)))
+        # Running: nothing to take.
+        assert errno_of(lambda: c.write(ctl((PCX.PCXTAKEN, None)))) == errno.EBUSY
+        os.kill(t.pid, signal.SIGSTOP)
+        c.write(ctl((PC.PCWSTOP, None)))
+        st = lwpstatus(t.pid)
+        assert (st["pr_why"], st["pr_what"]) == (PR_WHY.PR_SIGNALLED, SIGSTOP_S)
+        if taken:
+            c.write(ctl((PCX.PCXTAKEN, None)))
+        if resume_between:
+            # The resume (with the stop's own signal, as a Linux CONT with SIGSTOP) forgets
+            # the mark: the next stop is one nobody took.
+            c.write(ctl((PC.PCRUN, 0)))
+            until(lambda: lwpstatus(t.pid)["pr_why"] == PR_WHY.PR_JOBCONTROL,
+                  what="SIGSTOP delivered by the resume (job-control stopped)")
+            os.kill(t.pid, signal.SIGCONT)
+            os.kill(t.pid, signal.SIGSTOP)
+            c.write(ctl((PC.PCWSTOP, None)))
+            assert lwpstatus(t.pid)["pr_what"] == SIGSTOP_S
+    until(lambda: host_state(t.pid)[1] == 0, what="procd lets go at the last close")
+    time.sleep(0.2)  # a signal delivered at the detach has stopped it by now
+    return "stopped" if host_state(t.pid)[0] in ("T", "t") else "running"
+
+
+def test_taken_signal_stop_is_released_without_its_signal(target):
+    """PCXTAKEN (non-Solaris): a signal-delivery stop marked taken is let go at the last close
+    without its signal (the process runs on); unmarked, the signal is delivered (SIGSTOP stops
+    the process); a resume between forgets the mark.  EBUSY unless PR_SIGNALLED."""
+    t = target()
+    assert _released_fate(t, taken=True) == "running"
+    assert t.ping()
+    u = target()
+    assert _released_fate(u, taken=False) == "stopped"
+    os.kill(u.pid, signal.SIGCONT)
+    assert u.ping()
+    v = target()
+    assert _released_fate(v, taken=True, resume_between=True) == "stopped"
+    os.kill(v.pid, signal.SIGCONT)
+    assert v.ping()
+
+
+def test_taken_needs_a_signal_stop(target):
+    """PCXTAKEN at a requested stop (PR_REQUESTED): EBUSY; PCCSIG at a taken stop is fine and
+    the release then has no signal to deliver either way."""
+    t = target()
+    with npc.open(f"{t.pid}/ctl", os.O_WRONLY) as c:
+        c.write(ctl((PC.PCSET, PR_RLC), (PC.PCSTOP, None)))
+        assert lwpstatus(t.pid)["pr_why"] == PR_WHY.PR_REQUESTED
+        with npc.open(f"{t.pid}/lwp/1/lwpctl", os.O_WRONLY) as lc:
+            assert errno_of(lambda: lc.write(ctl((PCX.PCXTAKEN, None)))) == errno.EBUSY
+        assert errno_of(lambda: c.write(ctl((PCX.PCXTAKEN, None)))) == errno.EBUSY
+    until(lambda: host_state(t.pid)[1] == 0, what="procd lets go at the last close")
+    assert t.ping()

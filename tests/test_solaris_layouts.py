@@ -284,6 +284,7 @@ OPERAND_BYTES = {
     # Non-Solaris extensions: ulong flags / long syscall number.
     "PCXSYSCALL_ONCE": (8, 4), "PCXSETSYSNUM": (8, 4),
     "PCXSTOPFOROPT": (8, 4), "PCXLISTEN": (0, 0),  # ulong PCX_EVENT mask / no operand
+    "PCXTAKEN": (0, 0),  # no operand
 }  # fmt: skip
 VARIABLE = {"PCSXREG", "PCSPRIV", "PCSCREDX"}
 
@@ -292,8 +293,8 @@ def test_code_table():
     assert sorted(c for c in CTL_BY_NAME.values() if c < 0x1000) == list(range(32))
     assert CTL_BY_NAME["PCNULL"] == 0 and CTL_BY_NAME["PCSCREDX"] == 31 and CTL_BY_NAME["PCSASRS"] == 28
     assert {n for n, c in CTL_BY_NAME.items() if c >= 0x1000} == {"PCXSYSCALL_ONCE", "PCXSETSYSNUM",
-                                                                  "PCXSTOPFOROPT", "PCXLISTEN"}
-    assert ctl.EXTENSION_CODES == {0x1000, 0x1001, 0x1002, 0x1003}
+                                                                  "PCXSTOPFOROPT", "PCXLISTEN", "PCXTAKEN"}
+    assert ctl.EXTENSION_CODES == {0x1000, 0x1001, 0x1002, 0x1003, 0x1004}
     assert (ctl.PRCSIG, ctl.PRCFAULT, ctl.PRSTEP, ctl.PRSABORT, ctl.PRSTOP) == (1, 2, 4, 8, 0x10)
     assert set(OPERAND_BYTES) | VARIABLE | {"PCSASRS"} == set(CTL_BY_NAME)
     for m in MODEL_NAMES:

@@ -479,6 +479,37 @@ def options_exitkill(b, t):
     wait_for(d, c)
 
 
+def _sigstop_tracer(a: int, c: int):
+    def run(be) -> list:
+        out = [errname(be.ptrace(PTRACE.SEIZE, a, 0, 0)), errname(be.ptrace(PTRACE.SEIZE, c, 0, 0)),
+               errname(be.tgkill(a, a, STOP)), errname(be.tgkill(c, c, STOP))]
+        ret, st = be.wait4(a, WALL)
+        out.append(("wait4(<pid>, __WALL)", "<pid>" if ret == a else errname(ret), status_text(st)))
+        out.append(("<other> before the exit", settle(c, "t")))  # stopped, never waited for
+        return out
+    return run
+
+
+@scenario("options/tracer-death-sigstop")
+def options_tracer_death_sigstop(b, t):
+    """A tracer process that exits without detaching, as gdb does on SIGTERM after stopping its
+    tracees with tkill(SIGSTOP): the SIGSTOP stop its wait took is dropped (the tracee runs on),
+    the one it never waited for is still delivered (the tracee group-stops, T)."""
+    d = Dbg(b, t)
+    a = d.plain("attachee", prog=M)
+    c = d.plain("attachee", prog=M, name="<other>")
+    tp, res = b.run_in_child(_sigstop_tracer(a, c))
+    d.obs.learn(tp, "subtracer")
+    d.obs.value("the tracer process did: SEIZE both, tgkill(SIGSTOP) both, wait for <pid> only", res)
+    wait_for(d, tp)
+    d.obs.value("<pid> after its tracer exited", settle(a, "S"))
+    d.obs.value("<other> after its tracer exited", settle(c, "T"))
+    kill(d, c, KILL)
+    wait_for(d, c)
+    kill(d, a, KILL)
+    wait_for(d, a)
+
+
 # -- event stops -----------------------------------------------------------------------------------
 
 
