@@ -209,8 +209,9 @@ static int ensure_shim(void) {
 
 #define NOT_YET (-4096L - 1)  /* call()'s answer before the debugger's Python is started */
 
-/* One shim call, fn(a, b, c, d) with c and d unsigned (addresses): its long result, or -ENOSYS
- * when the shim is not there.  errno is left as it was. */
+/* One shim call, fn(a, b, c, d) with c and d unsigned (addresses): its long result, -ENOSYS
+ * when the shim cannot be loaded, or NOT_YET before the debugger has started its own Python
+ * (the caller decides).  errno is left as it was. */
 static long call(PyObject **fn, long a, long b, unsigned long c, unsigned long d) {
     long r = -ENOSYS;
     int saved = errno;
