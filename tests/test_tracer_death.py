@@ -86,6 +86,9 @@ TRACER = textwrap.dedent(r"""
             rc = lxbrand.lx_ptrace(TRACEME, 0, 0, 0) if backend == "lx" else libc.ptrace(TRACEME, 0, None, None)
             if rc:
                 os._exit(90)
+            # the target's "ready" is not the tracer's: only the tracer's JSON is on the pipe
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
             os.execv(exe, [exe, arg])
         _, st = wait(pid)  # the exec SIGTRAP stop
         statuses.append(st)
@@ -189,6 +192,21 @@ def _fate(pid: int, tracer: subprocess.Popen, death: str) -> str:
     return f"unsettled {last}"
 
 
+def _children(ppid: int) -> list[int]:
+    """The pids whose parent is `ppid`."""
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == ppid:
+                out.append(int(p))
+    return out
+
+
 @pytest.fixture
 def pids():
     """Every pid a test started (tracers, targets): SIGKILLed and reaped at the end."""
@@ -229,6 +247,7 @@ def run_case(backend: str, how: str, waited: bool, exitkill: bool, death: str, t
         line = tracer.stdout.readline()
         info = json.loads(line) if line else {"error": f"tracer exited {tracer.wait(timeout=30)}"}
     except BaseException:
+        pids.extend(_children(tracer.pid))  # a TRACEME target the tracer could not name yet
         tracer.kill()
         raise
     assert "error" not in info, (backend, info)
