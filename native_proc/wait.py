@@ -254,7 +254,10 @@ def _exchange(ch: Channel, idtype: int, id: int, options: int, watch: Sequence[t
                     return got
                 continue
             if sig.fd in ready:
+                before = len(sig.taken)
                 sig.drain()
+                if sig.taken[before:] and all(_from_peer(info, sock) for info in sig.taken[before:]):
+                    continue  # procd's own notice of a report (the lx brand's sigcld): it comes here
             elif deadline is None or time.monotonic() < deadline:
                 if sig.slice is None:
                     continue  # a spurious wakeup
@@ -262,6 +265,20 @@ def _exchange(ch: Channel, idtype: int, id: int, options: int, watch: Sequence[t
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError("waitid timed out")
             return 0
+
+
+def _from_peer(info: bytes, sock: socket.socket) -> bool:
+    """Whether a SIGCHLD siginfo was sent by procd itself (kill(): SI_USER from the peer of
+    `sock`), which tells a tracer that a report is due -- the report this held request brings --
+    rather than news of the caller's own children."""
+    signo, _, code = struct.unpack_from("<iii", info)
+    if code != 0:
+        return False
+    try:
+        peer = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+    except OSError:
+        return False
+    return struct.unpack_from("<i", info, 16)[0] == peer
 
 
 def _reply(sock: socket.socket, seq: int) -> bytes | int | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -195,7 +196,8 @@ def test_debugger_output_is_the_real_debuggers(recorded):
     assert "Hardware watchpoint 2: counter" in (recorded["gdb-hw-watch"] / "debugger.out").read_text()
     assert "exited normally" in (recorded["gdb-follow-fork"] / "debugger.out").read_text()
     assert "+++ exited with 0 +++" in (recorded["strace-forks"] / "debugger.out").read_text()
-    assert "<detached ...>" in (recorded["strace-attach"] / "debugger.out").read_text()
+    # (strace says "<detached ...>" after a call only when the interrupt landed inside one)
+    assert re.search(r"strace: Process \d+ detached", (recorded["strace-attach"] / "debugger.out").read_text())
 
 
 @pytest.mark.parametrize("name", list(SESSIONS))

@@ -43,7 +43,6 @@ import hashlib
 import json
 import os
 import signal
-import stat
 import struct
 import subprocess
 import sys
@@ -1343,8 +1342,8 @@ class Replayer:
         if p.start_stack is None and p.live:
             try:
                 with open(f"/proc/{p.live}/stat") as f:
-                    stat = f.read()
-                p.start_stack = int(stat[stat.rindex(")") + 2:].split()[25])  # field 28, startstack
+                    text = f.read()
+                p.start_stack = int(text[text.rindex(")") + 2:].split()[25])  # field 28, startstack
             except (OSError, ValueError, IndexError):
                 return False
         if not p.start_stack or addr >= p.start_stack:
