@@ -256,8 +256,13 @@ def _exchange(ch: Channel, idtype: int, id: int, options: int, watch: Sequence[t
             if sig.fd in ready:
                 before = len(sig.taken)
                 sig.drain()
-                if sig.taken[before:] and all(_from_peer(info, sock) for info in sig.taken[before:]):
-                    continue  # procd's own notice of a report (the lx brand's sigcld): it comes here
+                if sig.taken[before:] and all(_from_peer(info, sock) for info in sig.taken[before:]) \
+                        and not _own_child_event():
+                    # procd's own notice of a report (the lx brand's sigcld), which this request
+                    # brings.  SIGCHLD is not queued twice: a child's own event that came while
+                    # it was pending left no siginfo, hence the look at the host (drained first,
+                    # so anything later sends a SIGCHLD of its own).
+                    continue
             elif deadline is None or time.monotonic() < deadline:
                 if sig.slice is None:
                     continue  # a spurious wakeup
@@ -279,6 +284,15 @@ def _from_peer(info: bytes, sock: socket.socket) -> bool:
     except OSError:
         return False
     return struct.unpack_from("<i", info, 16)[0] == peer
+
+
+def _own_child_event() -> bool:
+    """Whether one of the caller's own children has an event to wait for (nothing consumed)."""
+    try:
+        return os.waitid(os.P_ALL, 0, os.WEXITED | os.WSTOPPED | os.WCONTINUED | os.WNOHANG
+                         | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return False
 
 
 def _reply(sock: socket.socket, seq: int) -> bytes | int | None:
