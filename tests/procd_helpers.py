@@ -133,6 +133,22 @@ def subreaper() -> Iterator[None]:
         host.prctl(PR_SET_CHILD_SUBREAPER, 0)
 
 
+def kill_and_reap(pids: list[int]) -> None:
+    """End every pid (SIGCONT, then SIGKILL) and reap those that are our children: a fixture's
+    finalizer, whatever state the test left them in."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)
+        except OSError:  # ChildProcessError too: not ours, or reaped already
+            pass
+
+
 def reap(pid: int, timeout: float = 10.0) -> int:
     """Wait (bounded) for a child of ours to exit; its wait status."""
     end = time.monotonic() + timeout

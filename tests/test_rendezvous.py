@@ -21,7 +21,7 @@ import pytest
 
 from native_proc import rendezvous
 
-from .procd_helpers import REPO, until
+from .procd_helpers import REPO, kill_and_reap, until
 
 def _env(socket_path: str | None) -> dict[str, str]:
     """The test's environment without any procd address, or with an explicit one."""
@@ -62,16 +62,7 @@ def procs():
     """Pids the test started, killed (SIGKILL) at the end whatever happened."""
     started: list[int] = []
     yield started
-    for pid in started:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    for pid in started:
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
+    kill_and_reap(started)
 
 
 @pytest.fixture

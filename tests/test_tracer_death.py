@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from .procd_helpers import REPO
+from .procd_helpers import REPO, kill_and_reap
 
 # A target with NTHREADS threads (argv[1]) that all sleep in short slices; prints "ready".
 TARGET = r"""
@@ -212,17 +212,7 @@ def pids():
     """Every pid a test started (tracers, targets): SIGKILLed and reaped at the end."""
     started: list[int] = []
     yield started
-    for pid in started:
-        try:
-            os.kill(pid, signal.SIGCONT)
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    for pid in started:
-        try:
-            os.waitpid(pid, 0)
-        except (ChildProcessError, OSError):
-            pass
+    kill_and_reap(started)
 
 
 @pytest.fixture(scope="module")
