@@ -303,6 +303,7 @@ def _wait(pid: int, options: int) -> tuple[int, int]:
 
 
 _QUIET = _Report(0, 0, False, False)  # an EXIT event taken quietly (P.quiet_exit)
+_EXIT_EVENT = (int(PR_WHY.PR_BRAND), int(PTRACE_EVENT.EXIT))  # the stop (why, what) of one
 
 
 def _host_wait(pid: int, options: int) -> tuple[int, int]:
@@ -343,8 +344,12 @@ def _continued_own_child(pid: int) -> tuple[int, int] | None:
 
 
 def _stop_of(t: P.Tracee) -> tuple[int, int] | None:
+    """procd's view of the tracee's stop (why, what); None when it is not stopped."""
+    # Without the FP state: reading it is a host request, which fails with ESRCH once a
+    # SIGKILL has woken the thread -- before procd has seen the host event -- and would be
+    # taken for a new stop.
     try:
-        return R.why_what(t.snapshot())
+        return R.why_what(t.snapshot(fp=False))
     except OSError:
         return None
 
@@ -393,6 +398,11 @@ def _report(rpid: int, code: int, sstatus: int, options: int) -> _Report | None:
 
         t.reported = True
         t.reported_stop = R.why_what(snap)
+        if t.killed and t.reported_stop != _EXIT_EVENT:
+            # After PTRACE_KILL Linux reports nothing but the EXIT event and the death: this
+            # is the stop the SIGKILL woke it from, not yet moved on in procd's view.  The
+            # monitor stays held until it does (the wait's watch), then sees the exit.
+            return None
         if P.quiet_exit(t, snap):
             return _QUIET
         status = _stop_status(t, snap)

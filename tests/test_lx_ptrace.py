@@ -322,6 +322,34 @@ def test_attached_target_exit_and_kill(stranger):
     stranger.wait(timeout=10)
 
 
+@pytest.mark.parametrize("how", ["PTRACE_KILL", "kill(2)"])
+def test_a_stopped_tracee_killed_reports_only_its_death(cbuild, how):
+    """SIGKILL wakes a stopped tracee at once, before procd has seen the host event: a wait
+    must not take the stop it left (read then as ESRCH) for a new one.  gdb's fork probe
+    PTRACE_KILLs its stopped child and waits for the kill; 40 rounds, as the race is narrow."""
+    exe = str(cbuild(LXT, "-O0", name="lxt"))
+    lxbrand.ensure_procd()
+    procs: list[subprocess.Popen] = []
+    try:
+        for _ in range(40):
+            p = subprocess.Popen([exe], stdout=subprocess.PIPE, text=True)
+            procs.append(p)
+            p.stdout.readline()
+            assert lx_ptrace(PTRACE.ATTACH, p.pid) == 0
+            assert lx_wait4(p.pid) == (p.pid, 0x137F)
+            if how == "PTRACE_KILL":
+                assert lx_ptrace(PTRACE.KILL, p.pid) == 0
+            else:
+                os.kill(p.pid, signal.SIGKILL)
+            assert lx_wait4(p.pid, 0x40000000) == (p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+        assert not [line for line in _monitors() if "lxt" not in line and " ps " not in line]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def test_gdb_hardware_watchpoint_sequence(traced):
     """gdb's sequence (../shared/traces/gdb-hw-watch): DR7=0, DR0=&var, DR7=0xd0101, DR6=0,
     CONT -> SIGTRAP stop, PEEKUSER DR6 = 0xffff0ff1 (B0)."""
