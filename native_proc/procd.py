@@ -193,17 +193,26 @@ class Procd:
         and a client that connected just before is served rather than dropped."""
         if self.conns or self.stopping:
             return
-        with rendezvous.locked(self.path, blocking=False) as mine:
-            if not mine:
-                self._idle_soon()  # a client is starting or joining: look again later
-                return
-            if os.path.exists(self.path) and os.path.samestat(os.stat(self.path), self.bound):
-                os.unlink(self.path)
-            self._accept(self.listener)  # connections queued before the name went away
-            if self.conns:
-                self._listen()  # someone came after all: serve on, at the same address
-                return
-            self.stopping = True
+        try:
+            with rendezvous.locked(self.path, blocking=False) as mine:
+                if not mine:
+                    self._idle_soon()  # a client is starting or joining: look again later
+                    return
+                self._leave_if_unwanted()
+        except rendezvous.ProcdError:
+            # The address's directory is gone (removed under us): no client can find this
+            # procd any more, nor take the lock.  Serve whoever connected before, then leave.
+            self._accept(self.listener)
+            self.stopping = not self.conns
+
+    def _leave_if_unwanted(self) -> None:
+        if os.path.exists(self.path) and os.path.samestat(os.stat(self.path), self.bound):
+            os.unlink(self.path)
+        self._accept(self.listener)  # connections queued before the name went away
+        if self.conns:
+            self._listen()  # someone came after all: serve on, at the same address
+            return
+        self.stopping = True
 
     # -- loop ------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -146,6 +147,18 @@ def _holder(address: str, procs: list[int]) -> subprocess.Popen:
     procs.append(holder.pid)
     assert holder.stdout.readline().strip() == "up"
     return holder
+
+
+def test_idle_procd_exits_when_its_directory_was_removed(private_address, procs):
+    """An idle procd whose address directory was removed under it (a tmp dir cleaned up, say)
+    can no longer be found nor take the address's lock: it still leaves after its grace."""
+    holder = _holder(private_address, procs)
+    [pid] = _procd_pids(private_address)
+    shutil.rmtree(os.path.dirname(private_address))
+    holder.stdin.close()
+    holder.wait(timeout=30)
+    until(lambda: _state(pid).get("State", "Z").startswith(("Z", "X")),  # gone, or a zombie at most
+          timeout=rendezvous.GRACE + 10, what="procd's idle exit")
 
 
 def test_idle_procd_exits_after_its_grace(private_address, procs):
