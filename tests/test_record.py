@@ -367,6 +367,15 @@ def test_record_cli(programs, tmp_path, capsys):
     assert "1 passed, 0 failed" in capsys.readouterr().out
 
 
+def test_record_cli_with_a_relative_directory(programs, tmp_path, capsys, monkeypatch):
+    """`-o DIR` relative to where lxbrand runs, though the debugger runs in the target's
+    directory (a relative path once named a file there, and strace could not open it)."""
+    monkeypatch.chdir(tmp_path)
+    rc = lxbrand_main(["record", "-o", "rel", "--strace", "--", str(programs["hello"])])
+    assert rc == 0, capsys.readouterr()
+    assert (tmp_path / "rel" / "trace.strace").stat().st_size > 0
+
+
 # -- the replay runs only what the user owns (issue 19 item 1) and says what is wrong (item 11) ----
 
 

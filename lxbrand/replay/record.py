@@ -158,7 +158,8 @@ def record(rec: Recording) -> Path:
             raise RecordError(f"{rec.program}: no such program")
         src = Path(found)
     name = src.name
-    out = Path(rec.out) if rec.out is not None else Path.cwd() / f"{rec.debugger}-{name}"
+    # Absolute: the debugger runs in the target's directory, and a relative -o named a file there.
+    out = (Path(rec.out) if rec.out is not None else Path.cwd() / f"{rec.debugger}-{name}").absolute()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
