@@ -66,6 +66,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
                 print(f"native-proc: a procd already listens on {path}", file=sys.stderr)
                 return 1
             procd = Procd(path, embedded=False)
+            procd.catch_stop_signals()  # the address is announced below: a SIGTERM is a clean stop
     except (OSError, rendezvous.ProcdError) as e:
         print(f"native-proc serve: {e}", file=sys.stderr)
         return 1

@@ -219,6 +219,14 @@ class Procd:
     def call_later(self, delay: float, fn: Callable[[], None]) -> None:
         self.engine.timers.append((time.monotonic() + delay, fn))
 
+    def catch_stop_signals(self) -> None:
+        """From now on SIGTERM, SIGINT and SIGHUP stop procd cleanly (everything released, its
+        socket and snapshot file removed), even before `run` has started its loop: call it
+        before announcing the address to anyone who may then send them."""
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda *_: setattr(self, "stopping", True))
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
     def run(self, ready_fd: int | None) -> None:
         # The signal mask is inherited across exec: the process that started us may have had
         # SIGCHLD blocked (gdb and strace block it around their waits, and a TRACEME child
@@ -228,9 +236,7 @@ class Procd:
         self.guardian.start()
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, lambda *_: setattr(self, "stopping", True))
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.catch_stop_signals()
         if ready_fd is not None:
             os.write(ready_fd, b"R")
             os.close(ready_fd)

@@ -24,6 +24,7 @@ _GUARDED = """
 import sys
 from native_proc.procd import Procd
 p = Procd(sys.argv[1], embedded=False)
+p.catch_stop_signals()
 p.guardian.armed({int(x) for x in sys.argv[2:]})
 print("NATIVE_PROC_SOCKET=" + sys.argv[1], flush=True)
 p.run(None)
