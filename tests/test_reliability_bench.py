@@ -8,7 +8,6 @@ directory and processes are gone even when it fails)."""
 from __future__ import annotations
 
 import os
-import signal
 
 import pytest
 
