@@ -5,10 +5,12 @@ What happens
 ------------
 * `load_session(dir)` reads ``meta.json`` and parses ``trace.strace`` (`strace_log`), and
   `analyse` tells the debugger's children apart by their first event (ARCHITECTURE item 24):
-  the target (gdb: TRACEME + exec, strace: a self-SIGSTOP then exec, seized), and the
-  debugger's probe children (gdb's TRACEME+SIGSTOP EXITKILL check and its return-to-NX-page
-  check, strace's SEIZE check and its GET_SYSCALL_INFO check), plain children that just exit,
-  and children a traced process forks (auto-attached, known from their first wait result).
+  the target (gdb: TRACEME + exec, strace: a self-SIGSTOP then exec, seized; with
+  ``--seccomp-bpf`` also the filter it installs before the exec, which stopped at the calls seen
+  at its seccomp stops), and the debugger's probe children (gdb's TRACEME+SIGSTOP EXITKILL check
+  and its return-to-NX-page check, strace's SEIZE check, its GET_SYSCALL_INFO check and its
+  seccomp-order check), plain children that just exit, and children a traced process forks
+  (auto-attached, known from their first wait result).
 * `Replayer.run()` walks the records in order.  A clone/vfork starts the stand-in for that child:
   the target as meta.json says (path, argv, env, cwd, ASLR off with personality(2)) or a probe
   that makes the same calls the debugger's own child made (a small C helper, `HELPER_SOURCE`,
@@ -77,6 +79,7 @@ WALL = 0x40000000
 CLONE_THREAD = 0x10000
 SIGTRAP, SIGKILL, SIGSTOP, SIGCONT = 5, 9, 19, 18
 EVENT_FORK, EVENT_VFORK, EVENT_CLONE, EVENT_EXEC, EVENT_EXIT, EVENT_STOP = 1, 2, 3, 4, 6, 128
+EVENT_SECCOMP, SYSCALL_INFO_SECCOMP = 7, 3
 O_TRACESYSGOOD, O_TRACEFORK, O_TRACEVFORK, O_TRACECLONE, O_TRACEEXEC, O_TRACEEXIT = (
     0x1, 0x2, 0x4, 0x8, 0x10, 0x40)
 AT_RANDOM = 25
@@ -127,11 +130,42 @@ HELPER_SOURCE = r"""
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 extern char **environ;
+
+/* A filter that stops (SECCOMP_RET_TRACE) at the x86-64 calls listed in `nrs` ("1,59,231"),
+   at every call of another architecture, and lets the rest run: what strace --seccomp-bpf
+   installs for its -e trace= set.  0 when installed. */
+static int install_filter(const char *nrs) {
+    struct sock_filter f[260];
+    unsigned long list[250];
+    unsigned n = 0, k = 0;
+    for (const char *p = nrs; *p && n < 250; ) {
+        char *end;
+        list[n++] = strtoul(p, &end, 0);
+        p = *end == ',' ? end + 1 : end;
+        if (end == p && *p) return -1;
+    }
+    f[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+    f[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+    f[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (unsigned i = 0; i < n; i++)  /* a match jumps over the other tests and the ALLOW */
+        f[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, list[i], n - i, 0);
+    f[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+    struct sock_fprog prog = { .len = (unsigned short) k, .filter = f };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0 ? -1 : 0;
+}
 
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -140,6 +174,24 @@ int main(int argc, char **argv) {
         kill(getpid(), SIGSTOP);
         execve(argv[2], argv + 3, environ);
         _exit(127);
+    }
+    if (!strcmp(mode, "stop-seccomp-exec") && argc > 4) {
+        /* strace --seccomp-bpf's startup_child: stop, then (seized by now) the filter, exec */
+        kill(getpid(), SIGSTOP);
+        if (install_filter(argv[2])) _exit(126);
+        execve(argv[3], argv + 4, environ);
+        _exit(127);
+    }
+    if (!strcmp(mode, "seccomp-order")) {
+        /* strace's check_seccomp_order child: a filter that stops at gettid, then SIGSTOP,
+           gettid, _exit(0) (the TRACEME comes first here: the tracer sees nothing before
+           the SIGSTOP either way) */
+        char gettid_nr[16];
+        snprintf(gettid_nr, sizeof gettid_nr, "%d", __NR_gettid);
+        if (install_filter(gettid_nr)) _exit(126);
+        kill(getpid(), SIGSTOP);
+        syscall(__NR_gettid);
+        _exit(0);
     }
     if (!strcmp(mode, "syscall-probe")) {
         /* strace's test_ptrace_get_syscall_info child (gdb's EXITKILL check child stops the
@@ -334,17 +386,21 @@ def install_target(session: Session) -> Path:
 ROLE_TEXT = {
     "traceme-exec": "target: TRACEME, ASLR off, exec {path} (gdb's fork_inferior)",
     "stop-exec": "target: stops itself with SIGSTOP, then execs {path} (strace's startup_child)",
+    "stop-seccomp-exec": "target: stops itself with SIGSTOP, installs a seccomp filter stopping at "
+                         "{nrs}, then execs {path} (strace --seccomp-bpf's startup_child)",
     "attached": "target: started beforehand, attached by the debugger",
     "traceme-stop": "probe: TRACEME + SIGSTOP, then chdir(\"\"), gettid, exit_group "
                     "(gdb's EXITKILL check / strace's GET_SYSCALL_INFO check)",
     "nx": "probe: TRACEME, then returns into a non-executable page (gdb's ret-to-NX check)",
     "pause": "probe: pause() (strace's PTRACE_SEIZE check)",
+    "seccomp-order": "probe: a seccomp filter stopping at gettid, TRACEME + SIGSTOP, gettid, _exit(0) "
+                     "(strace's check_seccomp_order)",
     "exit": "a child that exits with status {code}, untraced",
     "followed": "child of traced pid {parent}, attached by the kernel ({event})",
     "unknown": "a child whose first event the replay does not recognise",
 }
-_PROBES = {"traceme-stop", "nx", "pause"}
-_TARGETS = {"traceme-exec", "stop-exec", "attached"}
+_PROBES = {"traceme-stop", "nx", "pause", "seccomp-order"}
+_TARGETS = {"traceme-exec", "stop-exec", "stop-seccomp-exec", "attached"}
 
 
 @dataclass
@@ -356,10 +412,12 @@ class Role:
     hint: int = 0  # nx: the page address (from the recorded registers)
     parent: int | None = None  # followed: the traced parent
     event: str = ""
+    nrs: tuple[int, ...] = ()  # stop-seccomp-exec: the x86-64 calls its filter stops at
 
     def describe(self, meta: Meta | None = None) -> str:
         return ROLE_TEXT[self.kind].format(path=meta.path if meta else "the target", code=self.code,
-                                           parent=self.parent, event=self.event)
+                                           parent=self.parent, event=self.event,
+                                           nrs=",".join(map(str, self.nrs)) or "nothing")
 
     @property
     def is_probe(self) -> bool:
@@ -436,6 +494,7 @@ def analyse(records: list) -> Analysis:
         roles[pid] = role
     for pid, crec in pending.items():  # children never mentioned again
         roles[pid] = Role("unknown", lineno=crec.lineno)
+    _seccomp_roles(records, roles)
     for pid, role in roles.items():
         if role.kind == "nx":
             for rec in records:
@@ -460,6 +519,31 @@ def analyse(records: list) -> Analysis:
     if dbg is None and roles:
         dbg = min(roles) - 1  # pids are handed out in order: the debugger came just before
     return Analysis(roles, dbg, threads, guessed)
+
+
+def _seccomp_roles(records: list, roles: dict[int, Role]) -> None:
+    """strace --seccomp-bpf's children, told apart by their seccomp stops: the probe that
+    stops with SIGSTOP and then at a seccomp stop is check_seccomp_order's; a launcher whose
+    processes stop at seccomp stops installed the filter, which stopped at exactly the calls
+    seen there (the target makes the same calls again, so the calls never seen do not matter)."""
+    seccomp_stops: set[int] = set()
+    nrs: set[int] = set()
+    for rec in records:
+        if isinstance(rec, S.Wait4Call) and rec.ret and rec.status is not None \
+                and os.WIFSTOPPED(rec.status & 0xFFFF) and rec.status >> 16 == EVENT_SECCOMP:
+            seccomp_stops.add(rec.ret)
+        elif isinstance(rec, S.PtraceCall) and rec.syscall_info \
+                and rec.syscall_info.get("op") == SYSCALL_INFO_SECCOMP:
+            nr = (rec.syscall_info.get("seccomp") or {}).get("nr")
+            if isinstance(nr, int) and not (rec.target in roles and roles[rec.target].is_probe):
+                nrs.add(nr)
+    for pid in seccomp_stops & roles.keys():
+        if roles[pid].kind == "traceme-stop":
+            roles[pid].kind = "seccomp-order"
+    if seccomp_stops - {p for p, r in roles.items() if r.is_probe}:
+        for role in roles.values():
+            if role.kind == "stop-exec":
+                role.kind, role.nrs = "stop-seccomp-exec", tuple(sorted(nrs))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -911,6 +995,11 @@ class Replayer:
             traced = True
         elif role.kind == "stop-exec":
             path, argv = build_helper(), [build_helper(), "stop-exec", meta.path, *meta.argv]
+        elif role.kind == "stop-seccomp-exec":
+            path, argv = build_helper(), [build_helper(), "stop-seccomp-exec", ",".join(map(str, role.nrs)),
+                                          meta.path, *meta.argv]
+        elif role.kind == "seccomp-order":
+            path, argv, traced, absorb = build_helper(), [build_helper(), "seccomp-order"], True, True
         elif role.kind == "traceme-stop":
             path, argv, traced, absorb = build_helper(), [build_helper(), "syscall-probe"], True, True
         elif role.kind == "nx":
@@ -1379,7 +1468,7 @@ class Replayer:
             return Diff(name, rec, live, "run-dependent",
                         f"probe child state: the debugger's own code and data ({p.role.kind} "
                         "stand-in runs the replayer's helper instead)")
-        if p is not None and p.role.kind == "stop-exec" and not p.exec_seen:
+        if p is not None and p.role.kind in ("stop-exec", "stop-seccomp-exec") and not p.exec_seen:
             return Diff(name, rec, live, "run-dependent",
                         "launcher before exec: the debugger's own image in its child "
                         "(the stand-in runs the replayer's helper instead)")
