@@ -143,6 +143,10 @@ SESSIONS = {
     "strace-attach": ("loop", dict(debugger="strace", attach=True, interrupt_after=0.5, args=[])),
     "strace-stack": ("hello", dict(debugger="strace", args=["-k"])),  # GETREGSET with a short iov
     # the filter strace installs in its child before exec, and its seccomp-order probe
+    # a 32-bit tracee: its canary, pointer guard and AT_RANDOM are 4-byte words, ld.so's TSC
+    # reading lies in two 32-bit registers
+    "gdb-break-finish-32": ("hello32", dict(debugger="gdb", args=GDB_FINISH)),
+    "strace-32": ("hello32", dict(debugger="strace", args=["-f"])),
     "strace-seccomp": ("forker", dict(debugger="strace", args=["-f", "--seccomp-bpf", "-e",
                                                               "trace=clone,wait4,write,exit_group"])),
 }
@@ -153,7 +157,9 @@ SOURCES = {"hello": HELLO, "threads": THREADS, "forker": FORKER, "loop": LOOP}
 def programs(cbuild) -> dict[str, Path]:
     # -z now: no lazy binding, whose resolver leaves pointers in r10/r11 on a symbol's first call
     # only -- a thread that polls once or twice would otherwise stop with other registers
-    return {k: cbuild(src, "-g", "-O0", "-pthread", "-Wl,-z,now", name=f"rec{k}") for k, src in SOURCES.items()}
+    built = {k: cbuild(src, "-g", "-O0", "-pthread", "-Wl,-z,now", name=f"rec{k}") for k, src in SOURCES.items()}
+    built["hello32"] = cbuild(HELLO, "-m32", "-g", "-O0", "-Wl,-z,now", name="rechello32")
+    return built
 
 
 @pytest.fixture(scope="module")

@@ -84,6 +84,7 @@ O_TRACESYSGOOD, O_TRACEFORK, O_TRACEVFORK, O_TRACECLONE, O_TRACEEXEC, O_TRACEEXI
     0x1, 0x2, 0x4, 0x8, 0x10, 0x40)
 AT_RANDOM = 25
 _NR_GETRANDOM = S.CONSTS["__NR_getrandom"]
+_AUDIT_ARCH_I386, _NR_GETRANDOM_I386 = 0x40000003, 355  # an i386 tracee's getrandom (syscall_32.tbl)
 MASK64 = (1 << 64) - 1
 
 REQ = {name[7:]: no for name, no in S.CONSTS.items() if name.startswith("PTRACE_") and no < 0x4300
@@ -936,6 +937,7 @@ class Replayer:
         self._facts: dict[int, str] | None = None
         self._ids: dict[tuple[int, int], str] | None = None
         self._tps: set[int] = set()  # live thread pointers (fs_base) seen in GETREGS results
+        self._tps32: set[int] = set()  # the same of 32-bit tracees (gs_base; their TCB is i386's)
         self._changed: dict[str, tuple[int, int]] | None = None  # see changed_files()
         self._line = 0
         self._rec_reads = _recorded_reads(session.records)
@@ -1159,9 +1161,11 @@ class Replayer:
         if p.image is not None or not p.live or not p.exec_seen:
             return p.image
         try:
+            with open(f"/proc/{p.live}/exe", "rb") as f:
+                word = 4 if f.read(5)[4:5] == b"\x01" else 8  # ELFCLASS32: the i386 auxv and words
             with open(f"/proc/{p.live}/auxv", "rb") as f:
                 aux = f.read()
-            pairs = list(struct.iter_unpack("<QQ", aux))
+            pairs = list(struct.iter_unpack("<II" if word == 4 else "<QQ", aux))
             rnd_addr = next(v for k, v in pairs if k == AT_RANDOM)
             fd = os.open(f"/proc/{p.live}/mem", os.O_RDONLY)
             try:
@@ -1179,9 +1183,9 @@ class Replayer:
             return None
         if len(rnd) != 16:
             return None
-        p.image = {"random_addr": rnd_addr, "random": rnd,
-                   "canary": _Q.unpack_from(rnd, 0)[0] & ~0xFF, "guard": _Q.unpack_from(rnd, 8)[0],
-                   "auxv": pairs, "auxv_addr": aux_addr}
+        canary, guard = _random_words(rnd, word)
+        p.image = {"random_addr": rnd_addr, "random": rnd, "word": word, "canary": canary, "guard": guard,
+                   "auxv": pairs, "auxv_addr": aux_addr, "auxv_entry": 2 * word}
         return p.image
 
     def _note_recorded_random(self, p: Proc, base: int, rec_data: bytes, live: bytes) -> None:
@@ -1194,14 +1198,16 @@ class Replayer:
             return
         a = img["random_addr"]
         if base <= a and a + 16 <= base + len(rec_data):
-            raw = rec_data[a - base:a + 16 - base]
-            p.rec_random = (_Q.unpack_from(raw, 0)[0] & ~0xFF, _Q.unpack_from(raw, 8)[0])
+            p.rec_random = _random_words(rec_data[a - base:a + 16 - base], img["word"])
             return
-        for tp in self._tps:
-            k = tp + 0x28 - base
-            if 0 <= k and k + 16 <= min(len(rec_data), len(live)) and \
-                    _Q.unpack_from(live, k) == (img["canary"],) and _Q.unpack_from(live, k + 8) == (img["guard"],):
-                p.rec_random = (_Q.unpack_from(rec_data, k)[0], _Q.unpack_from(rec_data, k + 8)[0])
+        w = img["word"]
+        fmt = "<I" if w == 4 else "<Q"
+        for tp in self._tps if w == 8 else self._tps32:
+            k = tp + _TCB_GUARDS[w] - base
+            if 0 <= k and k + 2 * w <= min(len(rec_data), len(live)) and \
+                    struct.unpack_from(fmt, live, k) == (img["canary"],) and \
+                    struct.unpack_from(fmt, live, k + w) == (img["guard"],):
+                p.rec_random = (struct.unpack_from(fmt, rec_data, k)[0], struct.unpack_from(fmt, rec_data, k + w)[0])
                 return
 
     def _ldso_memory(self, p: Proc) -> list[Region]:
@@ -1525,8 +1531,8 @@ class Replayer:
                 return Diff(name, rec, live, "run-dependent",
                             "random: the pointer guard (from AT_RANDOM)")
             if q.rec_random is not None:
-                lp = _ror17(live) ^ img["guard"]
-                rp_ = _ror17(rec) ^ q.rec_random[1]
+                lp = _demangle(live, img["guard"], img["word"])
+                rp_ = _demangle(rec, q.rec_random[1], img["word"])
                 sh = self._shift_of(p, lp)
                 if lp == rp_ or (sh is not None and (rp_ - lp) & MASK64 == sh.delta & MASK64):
                     return Diff(name, rec, live, "run-dependent",
@@ -1601,8 +1607,9 @@ class Replayer:
             out.append((a, a + 16, "random: the AT_RANDOM bytes"))
             if img["auxv_addr"] is not None:
                 aa = img["auxv_addr"]
+                n = img["auxv_entry"]
                 for i, (k, _v) in enumerate(img["auxv"]):
-                    out.append((aa + 16 * i, aa + 16 * i + 16,
+                    out.append((aa + n * i, aa + n * i + n,
                                 f"auxv {_AT_NAMES.get(k, k)}: this machine's CPU and kernel"))
         # struct stat of a file this machine has (st_dev, st_ino side by side)
         ids = self._file_ids(p)
@@ -2130,8 +2137,15 @@ class Replayer:
             if sh is not None and (r4 - l4) & 0xFFFFFFFF == sh.delta & 0xFFFFFFFF:
                 reasons.append("low 32 bits of an " + sh.reason())
                 continue
+            img = self._image(self._space(p)) if p is not None else None
+            if img is not None and img["word"] == 4:  # a 32-bit tracee's words
+                d = self._explain_value(p, name, r4, l4)
+                if d is not None and d.kind == "run-dependent" and d.reason.startswith("random:"):
+                    reasons.append(d.reason)
+                    continue
             return None
-        return Diff(name, rw, lw, "normalized", "; ".join(reasons))
+        kind = "run-dependent" if any(r.startswith("random:") for r in reasons) else "normalized"
+        return Diff(name, rw, lw, kind, "; ".join(reasons))
 
     def _memio(self, rec: S.MemIOCall) -> CallResult:
         call = f"{rec.name}({rec.path}, {rec.count}, {rec.offset:#x}) = {_errtext(rec.kernel_ret)}"
@@ -2387,6 +2401,8 @@ class Replayer:
             p.sp = lv["rsp"]
             if lv.get("fs_base"):
                 self._tps.add(lv["fs_base"])  # a thread pointer: its rseq area is known from it
+            if lv.get("cs") == 0x23 and lv.get("gs_base"):
+                self._tps32.add(lv["gs_base"])  # an i386 thread's TCB (%gs)
             res.diffs += compare_regs(rec.regs, lv, lambda f, a, b: self._explain_value(p, f, a, b))
             res.diffs = [self._consequence(p, d) for d in res.diffs]
             self.last_regs[rec.target] = (rec.regs, lv)
@@ -2419,7 +2435,7 @@ class Replayer:
             lv = decode_syscall_info(buf, r)
             p.sp = lv["stack_pointer"]
             ent = lv.get("entry")
-            if ent and ent["nr"] == _NR_GETRANDOM:
+            if ent and ent["nr"] == (_NR_GETRANDOM_I386 if lv.get("arch") == _AUDIT_ARCH_I386 else _NR_GETRANDOM):
                 p.random_ranges.append((ent["args"][0], ent["args"][0] + ent["args"][1]))
             rf, lf = _flatten(rec.syscall_info), _flatten(lv)
             for k, v in rf.items():
@@ -2449,7 +2465,25 @@ class Replayer:
             pass
         if req == REQ["SETREGS"] and rec.regs is not None:
             self.last_regs[rec.target] = (rec.regs, decode_regs(data))
+        self._tsc_halves(res.diffs)
         return res
+
+    def _tsc_halves(self, diffs: list[Diff]) -> None:
+        """A 32-bit tracee's rdtsc leaves its reading in two 32-bit registers (edx:eax, often
+        moved on to others): two unexplained 32-bit values of one call whose live values, as
+        high and low half, form a TSC reading taken during this replay are named so."""
+        cands = [d for d in diffs if d.kind == "unexplained" and isinstance(d.live, int)
+                 and isinstance(d.recorded, int) and 0 <= d.live < 1 << 32 and 0 <= d.recorded < 1 << 32]
+        for hi in cands:
+            if hi.live == 0 or hi.kind != "unexplained":
+                continue
+            lo = next((d for d in cands if d is not hi and d.kind == "unexplained"
+                       and self._in_tsc_window(hi.live << 32 | d.live)), None)
+            if lo is None:
+                continue
+            for d, half in ((hi, "high"), (lo, "low")):
+                d.kind, d.reason = "run-dependent", (f"timing: the {half} half of a TSC value (rdtsc) "
+                                                     "a 32-bit tracee read in this run")
 
     def _setregs_payload(self, rec: S.PtraceCall) -> bytes:
         """What SETREGS writes: the live registers the last GETREGS returned, with the fields the
@@ -2558,6 +2592,26 @@ def _cpu_values() -> dict[int, str]:
 def _ror17(v: int) -> int:
     v &= MASK64
     return ((v >> 17) | (v << 47)) & MASK64
+
+
+# Where glibc's TCB keeps its copies of the canary and the pointer guard (tcbhead_t's stack_guard
+# and pointer_guard, side by side), from the thread pointer, by word size.
+_TCB_GUARDS = {8: 0x28, 4: 0x14}
+
+
+def _random_words(rnd: bytes, word: int) -> tuple[int, int]:
+    """(canary, pointer guard) glibc derives from the 16 AT_RANDOM bytes for a process of that
+    word size: the first word with its low byte cleared, and the word after it."""
+    fmt = "<I" if word == 4 else "<Q"
+    return struct.unpack_from(fmt, rnd, 0)[0] & ~0xFF, struct.unpack_from(fmt, rnd, word)[0]
+
+
+def _demangle(v: int, guard: int, word: int) -> int:
+    """glibc's PTR_DEMANGLE: x86-64 rotates right by 17 then xors the guard; i386 by 9 in 32 bits."""
+    if word == 4:
+        v &= 0xFFFFFFFF
+        return (((v >> 9) | (v << 23)) & 0xFFFFFFFF) ^ guard
+    return _ror17(v) ^ guard
 
 
 def _recorded_reads(records: list) -> list[tuple[int, bytes]]:
