@@ -18,6 +18,14 @@ Pointer = Any  # int address or a writable buffer
 _PID = os.getpid
 
 
+def value(arg: Pointer) -> int:
+    """An argument as the number the system call would see: an int as it is, a buffer as its
+    address (a C caller passes a pointer there)."""
+    if isinstance(arg, int):
+        return arg
+    return host.address(arg)
+
+
 def read(ptr: Pointer, size: int) -> bytes:
     """`size` bytes of the caller's memory at `ptr`; OSError(EFAULT) when it is not readable."""
     if isinstance(ptr, int):

@@ -31,8 +31,10 @@ from structs.signals import LINUX_NSIG, ltos, stol
 from structs.syscalls import SYSCALL_NUMBERS
 from structs.user_area import USER, USER_FPREGS, USER_FPXREGS
 
-from . import caller, debugregs, monitor
+from native_proc import host
 from native_proc import siginfo as SI
+
+from . import caller, debugregs, monitor
 from . import regs as R
 
 __all__ = ["lx_ptrace", "Tracee", "tracee_of", "forget", "adopt", "took", "procd_lost", "PROCD_LOST"]
@@ -467,17 +469,17 @@ def fxsr(env: bytes, fx: bytes) -> bytes:
 
 
 def _getfpxregs(pid: int, addr: Any, data: Any, abi: str) -> int:
+    t = _stopped(pid)  # Linux: the tracee first (ESRCH), then the request (EIO)
     if abi != "i386":
         raise OSError(errno.EIO, "GETFPXREGS is an i386 request")
-    t = _stopped(pid)
     caller.write(data, _fxsave(t))
     return 0
 
 
 def _setfpxregs(pid: int, addr: Any, data: Any, abi: str) -> int:
+    t = _stopped(pid)  # Linux: the tracee first (ESRCH), then the request (EIO)
     if abi != "i386":
         raise OSError(errno.EIO, "SETFPXREGS is an i386 request")
-    t = _stopped(pid)
     fx = caller.read(data, USER_FPXREGS["i386"].sizeof())
     cur = t.snapshot()[_OFF_FPREG:_OFF_FPREG + _FPSET.size]
     t.lwpctl.write(encode_ctl("amd64", [(PC.PCSFPREG, _FPSET.decode(fx + cur[512:]))]))
@@ -658,13 +660,20 @@ def _attach(pid: int, addr: Any, data: Any, abi: str) -> int:
 
 def _seize(pid: int, addr: int, data: int, abi: str) -> int:
     opts = data & ((1 << 64) - 1)
-    # Linux checks these before it looks at the target, both with EIO (historically not EINVAL).
+    if not _exists(pid):
+        raise OSError(errno.ESRCH, "no such process")  # Linux finds the task before anything else
+    # Linux checks these before it looks further at the target, both with EIO (not EINVAL).
     if addr != 0:
         raise OSError(errno.EIO, "PTRACE_SEIZE takes addr 0")
     if opts & ~int(PTRACE_O_MASK):
         raise OSError(errno.EIO, "unknown option bits")
     _attach_common(pid, seize=True, options=opts)
     return 0
+
+
+def _exists(pid: int) -> bool:
+    """Whether a task (process or thread) of that id exists: the syscall's first lookup."""
+    return pid > 0 and os.path.exists(f"/proc/{pid}")
 
 
 def _attach_common(pid: int, seize: bool, options: int) -> Tracee:
@@ -973,9 +982,10 @@ def _getsiginfo(pid: int, addr: Any, data: Any, abi: str) -> int:
 def _setsiginfo(pid: int, addr: Any, data: Any, abi: str) -> int:
     t = _stopped(pid)
     stop_siginfo(t)  # EINVAL where Linux has no siginfo to replace
-    lin = caller.read(data, SI.SIZE)
     if abi != "amd64":
-        lin = SI.from_compat(lin)
+        lin = SI.from_compat(caller.read(data, SI.SIZE))  # compat: the whole compat_siginfo
+    else:
+        lin = _siginfo_from_user(data)
     why, _ = R.why_what(t.snapshot())
     if why == PR_WHY.PR_SIGNALLED:
         sig = int.from_bytes(lin[:4], "little", signed=True)
@@ -986,10 +996,38 @@ def _setsiginfo(pid: int, addr: Any, data: Any, abi: str) -> int:
     return 0
 
 
+_KERNEL_SIGINFO = 48  # sizeof(struct kernel_siginfo) on x86-64: what copy_siginfo_from_user reads
+# The highest si_code > 0 of each signal whose codes are its own (Linux 6.18's sig_sicodes:
+# NSIGILL, NSIGFPE, NSIGSEGV (SEGV_CPERR since 6.6), NSIGBUS, NSIGTRAP, NSIGCHLD, NSIGSYS).
+_SIG_SICODES = {4: 11, 8: 15, 11: 10, 7: 5, 5: 6, 17: 6, 31: 2}
+_NSIGPOLL, _SI_KERNEL, _SI_DETHREAD, _SI_ASYNCNL = 6, 0x80, -7, -60
+
+
+def _known_siginfo_layout(sig: int, code: int) -> bool:
+    """The kernel's known_siginfo_layout: whether 48 bytes hold all of such a siginfo."""
+    if code == _SI_KERNEL:
+        return True
+    if code > 0:
+        return code <= _SIG_SICODES.get(sig, _NSIGPOLL)
+    return code >= _SI_DETHREAD or code == _SI_ASYNCNL
+
+
+def _siginfo_from_user(data: Any) -> bytes:
+    """Linux's copy_siginfo_from_user: the first 48 bytes (EFAULT); for a layout it does not
+    know, the other 80 too, which must be zero (E2BIG).  Only the 48 are kept: the rest reads
+    back as zero, as from the kernel."""
+    head = caller.read(data, _KERNEL_SIGINFO)
+    sig, _, code = struct.unpack_from("<iii", head)
+    if not _known_siginfo_layout(sig, code):
+        if any(caller.read(data, SI.SIZE)[_KERNEL_SIGINFO:]):
+            raise OSError(errno.E2BIG, "an unknown siginfo layout with bytes past 48")
+    return head + bytes(SI.SIZE - _KERNEL_SIGINFO)
+
+
 def _getsigmask(pid: int, addr: int, data: Any, abi: str) -> int:
+    t = _stopped(pid)  # Linux: the tracee first (ESRCH), then the size (EINVAL)
     if addr != 8:
         raise OSError(errno.EINVAL, "sigset size must be 8")
-    t = _stopped(pid)
     from native_proc.procinfo import linux_mask
 
     full = t.status.pread(_LWPST.size, 0)  # with the signal sets (the snapshot has none)
@@ -1001,13 +1039,45 @@ def _getsigmask(pid: int, addr: int, data: Any, abi: str) -> int:
 
 
 def _setsigmask(pid: int, addr: int, data: Any, abi: str) -> int:
+    t = _stopped(pid)
     if addr != 8:
         raise OSError(errno.EINVAL, "sigset size must be 8")
-    t = _stopped(pid)
     from native_proc.procinfo import sigset_bytes
 
     mask = int.from_bytes(caller.read(data, 8), "little") & ~_SIGKILL_STOP_BITS
     t.lwpctl.write(encode_ctl("amd64", [(PC.PCSHOLD, {"__sigbits": sigset_bytes(mask)})]))
+    return 0
+
+
+_ARCH_SET_GS, _ARCH_SET_FS, _ARCH_GET_FS, _ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
+_TASK_SIZE_MAX = (1 << 47) - 4096  # x86-64 with 4-level paging: no base at or above it
+# user_regs_struct slots of each base and its selector (the kernel zeroes the selector)
+_ARCH_BASE = {_ARCH_SET_FS: (21, 25), _ARCH_GET_FS: (21, 25), _ARCH_SET_GS: (22, 26), _ARCH_GET_GS: (22, 26)}
+
+
+def _arch_prctl(pid: int, addr: Any, data: int, abi: str) -> int:
+    """PTRACE_ARCH_PRCTL (amd64 callers): `data` is the code, `addr` the value (SET) or where
+    the base is stored (GET), as the kernel's do_arch_prctl_64 on the tracee.  The bases are
+    the fs_base/gs_base of the LWP's registers (lwpstatus, PCSREG).  Other codes: EINVAL, as
+    Linux on a CPU without LAM; the ARCH_MAP_VDSO_* codes are declared in docs/limitations.md."""
+    t = _stopped(pid)
+    if abi != "amd64":
+        raise OSError(errno.EIO, "PTRACE_ARCH_PRCTL is an amd64 request")
+    code = data & 0xFFFFFFFF  # the kernel's option is an int
+    if code not in _ARCH_BASE:
+        raise OSError(errno.EINVAL, "not an arch_prctl code ptrace serves")
+    base, selector = _ARCH_BASE[code]
+    if code in (_ARCH_GET_FS, _ARCH_GET_GS):
+        caller.write(addr, t.regs()[base].to_bytes(8, "little"))
+        return 0
+    value = caller.value(addr) & ((1 << 64) - 1)
+    if value >= _TASK_SIZE_MAX:
+        raise OSError(errno.EPERM, "base outside user space")
+    snap = t.snapshot()
+    old = t.regs()
+    new = list(old)
+    new[base], new[selector] = value, 0
+    _write_regs(t, "amd64", R.pack("amd64", new), snap, old)
     return 0
 
 
@@ -1052,14 +1122,86 @@ REQUESTS: dict[int, _Handler] = {
     PTRACE.SEIZE: _seize,
     PTRACE.INTERRUPT: _interrupt,
     PTRACE.LISTEN: _listen,
+    PTRACE.ARCH_PRCTL: _arch_prctl,
 }
+
+
+# The requests whose addr / data are numbers (a signal, options, a size, an offset, an address
+# in the tracee) rather than pointers into the caller: a buffer given there stands for its
+# address, as a C caller's pointer would.
+_VALUE_ARGS: dict[int, tuple[bool, bool]] = {
+    PTRACE.PEEKTEXT: (True, False), PTRACE.PEEKDATA: (True, False), PTRACE.PEEKUSER: (True, False),
+    PTRACE.POKETEXT: (True, True), PTRACE.POKEDATA: (True, True), PTRACE.POKEUSER: (True, True),
+    PTRACE.CONT: (False, True), PTRACE.SINGLESTEP: (False, True), PTRACE.SYSCALL: (False, True),
+    PTRACE.DETACH: (False, True), PTRACE.SYSEMU: (False, True), PTRACE.SYSEMU_SINGLESTEP: (False, True),
+    PTRACE.SINGLEBLOCK: (False, True), PTRACE.SETOPTIONS: (False, True), 21: (False, True),
+    PTRACE.SEIZE: (True, True), PTRACE.GETREGSET: (True, False), PTRACE.SETREGSET: (True, False),
+    PTRACE.GET_SYSCALL_INFO: (True, False), PTRACE.GETSIGMASK: (True, False),
+    PTRACE.SETSIGMASK: (True, False), PTRACE.ARCH_PRCTL: (False, True),
+    PTRACE.GET_THREAD_AREA: (True, False), PTRACE.SET_THREAD_AREA: (True, False),
+    PTRACE.SECCOMP_GET_FILTER: (True, False), PTRACE.SECCOMP_GET_METADATA: (True, False),
+    PTRACE.GET_RSEQ_CONFIGURATION: (True, False), PTRACE.SET_SYSCALL_USER_DISPATCH_CONFIG: (True, False),
+    PTRACE.GET_SYSCALL_USER_DISPATCH_CONFIG: (True, False), PTRACE.SET_SYSCALL_INFO: (True, False),
+}
+
+
+def _int_arg(name: str, v: Any) -> int:
+    if isinstance(v, int):
+        return v
+    raise TypeError(f"lx_ptrace: {name} must be an int, not {type(v).__name__}")
+
+
+def _ptr_arg(name: str, v: Any, as_value: bool) -> Any:
+    """addr/data as the handlers take them: an int, or a buffer (a pointer argument) or its
+    address (a value argument); None is NULL; a cffi pointer is its address."""
+    if isinstance(v, int):
+        return v
+    if v is None:
+        return 0
+    if isinstance(v, host.ffi.CData):
+        try:
+            return host.address(v)
+        except TypeError:
+            raise TypeError(f"lx_ptrace: {name} is a cffi {host.ffi.typeof(v).cname}, "
+                            "not a pointer or array") from None
+    if isinstance(v, (str, float, complex)) or not _is_buffer(v):
+        raise TypeError(f"lx_ptrace: {name} must be an int, None or a bytes-like object "
+                        f"(a buffer), not {type(v).__name__}")
+    return caller.value(v) if as_value else v
+
+
+def _is_buffer(v: Any) -> bool:
+    try:
+        memoryview(v)
+    except TypeError:
+        return False
+    return True
+
+
+def _pid_t(pid: int) -> int:
+    """The kernel's view of the pid argument: a long cut to the 32-bit pid_t."""
+    pid &= 0xFFFFFFFF
+    return pid - (1 << 32) if pid >> 31 else pid
 
 
 def lx_ptrace(req: int, pid: int, addr: Any = 0, data: Any = 0, *, abi: str = "amd64") -> int:
     """Linux ptrace(2) for a caller of `abi` ("amd64" or "i386"): returns what the raw system
-    call returns (0 for most requests; PEEK* store the word at `data`) or -errno."""
+    call returns (0 for most requests; PEEK* store the word at `data`) or -errno.
+
+    Arguments: `req` and `pid` are ints (`pid` is cut to 32 bits, as the kernel's pid_t).
+    `addr` and `data` are each an int (a number, or an address in this process), None (NULL),
+    or a bytes-like object (bytearray, memoryview, array, ctypes object, cffi array/pointer):
+    where the request takes a pointer into the caller, the buffer is that memory (too short:
+    EFAULT, read-only where written: EFAULT); where it takes a number (a signal, options, a size,
+    an offset, an address in the tracee) the buffer stands for its own address.  Anything else
+    (str, float, ...) raises TypeError naming the argument; no other exception leaves."""
     if abi not in _WORD:
         raise ValueError(f"abi must be 'amd64' or 'i386', not {abi!r}")
+    req = _int_arg("req", req)
+    pid = _pid_t(_int_arg("pid", pid))
+    addr_value, data_value = _VALUE_ARGS.get(req, (False, False))
+    addr = _ptr_arg("addr", addr, addr_value)
+    data = _ptr_arg("data", data, data_value)
     handler = REQUESTS.get(req, _unknown)
     try:
         return handler(pid, addr, data, abi)

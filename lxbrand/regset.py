@@ -79,9 +79,16 @@ def _view(snap: bytes) -> str:
     return "i386" if R.linux_regs(snap)[17] == 0x23 else "amd64"
 
 
+_NT_386_IOPERM = 0x201  # the I/O permission bitmap: x86 has the regset, its size a long
+
+
 def _regset(t: P.Tracee, nt: int) -> bytes:
     if nt == NT.X86_XSTATE:
         return _xregs(t)
+    if nt == _NT_386_IOPERM:
+        # Linux's ioperm_get: ENXIO for a task without an I/O bitmap.  native_proc shows none
+        # (no Solaris process has one), so every tracee is such a task (docs/limitations.md).
+        raise OSError(errno.ENXIO, "no I/O permission bitmap")
     snap = t.snapshot()
     view = _view(snap)
     if nt == NT.PRSTATUS:
@@ -100,10 +107,18 @@ def _put_iov_len(data: Any, abi: str, base: int, n: int) -> None:
     caller.write(data, _IOV[abi].pack(base, n))
 
 
-def _regset_io(pid: int, addr: int, data: Any, abi: str) -> tuple[P.Tracee, int, bytes, int]:
+def _regset_io(pid: int, addr: int, data: Any, abi: str,
+               set_: bool = False) -> tuple[P.Tracee, int, bytes, int]:
     """GETREGSET/SETREGSET's common part: (tracee, iov_base, the regset now, bytes to move)."""
     t = P._stopped(pid)
     base, length = _iov(data, abi)  # the iovec is the caller's; the regset the tracee's view
+    if addr == _NT_386_IOPERM:
+        # ptrace_regset's order: the length's unit (EINVAL), then get (ENXIO) or a set the
+        # regset does not have (EOPNOTSUPP)
+        if length % P._WORD[_view(t.snapshot())]:
+            raise OSError(errno.EINVAL, "iov_len is not a multiple of the regset's unit")
+        if set_:
+            raise OSError(errno.EOPNOTSUPP, "the I/O permission bitmap cannot be set")
     full = _regset(t, addr)
     if length % _unit(addr, _view(t.snapshot())):
         raise OSError(errno.EINVAL, "iov_len is not a multiple of the regset's unit")
@@ -123,10 +138,13 @@ def setregset(pid: int, addr: int, data: Any, abi: str) -> int:
     """PTRACE_SETREGSET: `addr` is the NT_* type, `data` the caller's iovec."""
     if addr == NT.X86_XSTATE:
         return _set_xstate(pid, data, abi)
-    t, base, full, n = _regset_io(pid, addr, data, abi)
-    new = caller.read(base, n) if n else b""
+    t, base, full, n = _regset_io(pid, addr, data, abi, set_=True)
     snap = t.snapshot()
     view = _view(snap)
+    if addr == NT.PRFPREG and n != len(full):
+        # xfpregs_set/fpregs_set check the count before they read the caller's bytes
+        raise OSError(errno.EINVAL, "the FP regset is written only whole")
+    new = caller.read(base, n) if n else b""
     if addr == NT.PRSTATUS:
         if n:
             P._write_regs(t, view, new + full[n:], snap, t.regs())
