@@ -197,7 +197,7 @@ def test_fuzz_lx_answers_as_the_kernel(exe, calls):
             (h, hout), (lx, lout) = _both(sides, call)
             assert lx == h, f"{call}: lx {lx}, kernel {h}"
             if call.req in _SAME_BYTES and h == "0" and isinstance(call.data, tuple) and call.data[0] == "buf":
-                assert lout == hout, call
+                assert lout[-1] == hout[-1], call  # the data buffer (materialised last)
     finally:
         for s in sides:
             s.close()
